@@ -1,0 +1,78 @@
+"""Load the catalog directory (models/*.yaml, hardware/*.yaml) into validated records."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from deploy_helpers.catalog.schema import Catalog, Hardware, Model
+from deploy_helpers.errors import SuiteError
+
+DEFAULT_CATALOG = Path(__file__).resolve().parent
+
+
+class CatalogError(SuiteError):
+    """The catalog is malformed; the message names the file, the key and what was expected."""
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise CatalogError(f"{path}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})")
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: top level: expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def _describe(exc: ValidationError, path: Path) -> CatalogError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "top level"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return CatalogError(f"{path}: {key}: {err['msg']}{more}")
+
+
+def _load_records(folder: Path, kind: type[Model] | type[Hardware]) -> dict[str, Any]:
+    if not folder.is_dir():
+        raise CatalogError(f"{folder}: missing folder: a catalog needs models/ and hardware/")
+    records: dict[str, Any] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        data = _read_yaml(path)
+        try:
+            record = kind.model_validate(data)
+        except ValidationError as exc:
+            raise _describe(exc, path) from None
+        if record.name in records:
+            raise CatalogError(f"{path}: name: '{record.name}' is defined twice")
+        records[record.name] = record
+    return records
+
+
+def load_catalog(root: Path | str | None = None) -> Catalog:
+    """Load and validate the catalog at `root` (default: the one shipped with the suite)."""
+    root = Path(root) if root else DEFAULT_CATALOG
+    if not root.exists():
+        raise CatalogError(f"{root}: catalog folder does not exist")
+    models = _load_records(root / "models", Model)
+    hardware = _load_records(root / "hardware", Hardware)
+    try:
+        return Catalog(models=models, hardware=hardware)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise CatalogError(f"{root}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def catalog_hash(root: Path | str | None = None) -> str:
+    """SHA-256 over every catalog file (name and content), for the report fingerprint."""
+    root = Path(root) if root else DEFAULT_CATALOG
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.yaml")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

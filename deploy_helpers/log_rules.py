@@ -1,0 +1,35 @@
+"""Known fatal server-log lines and the remedy the deployment guides give for each."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+RULES_FILE = Path(__file__).resolve().parent / "catalog" / "log_rules.yaml"
+
+
+class LogRule(BaseModel):
+    """A regex over the server log and the remedy to print when it matches."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    pattern: str
+    remedy: str
+
+
+@cache
+def load_rules(path: Path = RULES_FILE) -> tuple[LogRule, ...]:
+    """The validated rules of `path`."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(TypeAdapter(list[LogRule]).validate_python(data))
+
+
+def explain_failure(log_text: str) -> str | None:
+    """The remedy of the first rule that matches `log_text`, or None."""
+    for rule in load_rules():
+        if re.search(rule.pattern, log_text):
+            return rule.remedy
+    return None

@@ -1,0 +1,261 @@
+"""Serve plans: the exact argv, env and container spec each node of a deployment runs.
+
+A plan is derived from the catalog alone (profile flags, then the deployment's, then the
+graph mode's, then the chat-feature parsers), so the fixtures, the `plan` CLI and the
+golden tests all see the same commands.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from deploy_helpers.catalog.schema import Catalog, Deployment, FlagValue, Hardware, Model
+from deploy_helpers.errors import SuiteError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A model on a hardware profile: the unit the suites are parametrized by."""
+
+    model: Model
+    hardware: Hardware
+    deployment: Deployment
+
+    @property
+    def id(self) -> str:
+        """Short id used in test ids and report names."""
+        return f"{self.model.name}@{self.hardware.name}"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What `docker run` gets for one node (Docker SDK keyword names)."""
+
+    image: str
+    name: str
+    devices: list[str]
+    mounts: list[str]
+    network_mode: str
+    ipc_mode: str | None
+    privileged: bool
+    user: str | None
+    shm_size: str | None
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """Everything one node runs: the serve argv and env, and its container if any."""
+
+    rank: int
+    role: str
+    address: str
+    weights: str
+    served_model_name: str
+    port: int
+    argv: list[str]
+    env: dict[str, str]
+    container: ContainerSpec | None = None
+    graph_mode: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def resolve_target(catalog: Catalog, model: str, hardware: str | None = None) -> Target:
+    """Find `model` on `hardware` (default: its first deployment) or raise a one-line error."""
+    if model not in catalog.models:
+        raise SuiteError(
+            f"unknown model '{model}'; valid models: {', '.join(sorted(catalog.models))}"
+        )
+    entry = catalog.models[model]
+    if hardware is not None and hardware not in catalog.hardware:
+        raise SuiteError(
+            f"unknown hardware '{hardware}'; valid profiles: {', '.join(sorted(catalog.hardware))}"
+        )
+    for dep in entry.deployments:
+        if hardware is None or dep.hardware == hardware:
+            return Target(entry, catalog.hardware[dep.hardware], dep)
+    offered = ", ".join(d.hardware for d in entry.deployments) or "none"
+    raise SuiteError(f"model '{model}' has no deployment on '{hardware}' (it has: {offered})")
+
+
+def weights_path(target: Target, weights_root: str | None = None) -> str:
+    """Where the target's weights live on a node; a relative root is relative to the repo."""
+    root = Path(weights_root or target.hardware.weights_root)
+    if not root.is_absolute():
+        root = REPO_ROOT / root
+    return str(root / target.model.name)
+
+
+def gpu_memory_utilization(target: Target) -> float | None:
+    """FAQ 6.3's utilization for the model's size class, if the profile has such a table."""
+    table = target.hardware.gpu_memory_utilization_by_size
+    if not table:
+        return None
+    if target.model.size_class not in table:
+        raise SuiteError(
+            f"{target.hardware.name}: no gpu-memory-utilization for size "
+            f"{target.model.size_class} (table has {', '.join(table)})"
+        )
+    return table[target.model.size_class]
+
+
+def graph_mode_names(target: Target) -> list[str]:
+    """The graph modes that apply to the target's model family, default first."""
+    modes = [
+        m for m in target.hardware.graph_modes
+        if m.families is None or target.model.family in m.families
+    ]
+    return [m.name for m in sorted(modes, key=lambda m: not m.default)]
+
+
+def _mode_args(target: Target, mode: str | None) -> tuple[str | None, dict[str, FlagValue]]:
+    modes = graph_mode_names(target)
+    mode = mode or target.deployment.graph_mode or (modes[0] if modes else None)
+    if mode is None:
+        return None, {}
+    if mode not in modes:
+        raise SuiteError(
+            f"graph mode '{mode}' does not apply to {target.id} (modes: {', '.join(modes)})"
+        )
+    chosen = next(m for m in target.hardware.graph_modes if m.name == mode)
+    return mode, dict(chosen.args)
+
+
+def _parser_args(target: Target) -> dict[str, FlagValue]:
+    chat = target.model.chat
+    args: dict[str, FlagValue] = {}
+    if chat.tool_call_parser:
+        args["--enable-auto-tool-choice"] = True
+        args["--tool-call-parser"] = chat.tool_call_parser
+    if chat.reasoning_parser:
+        args["--reasoning-parser"] = chat.reasoning_parser
+    return args
+
+
+def fill(text: str, ctx: dict[str, object]) -> str:
+    """Replace `{name}` placeholders from `ctx`; other braces (JSON values) stay as they are."""
+
+    def sub(match: re.Match[str]) -> str:
+        if match.group(1) not in ctx:
+            raise SuiteError(f"unknown placeholder {match.group(0)} in catalog value {text!r}")
+        return str(ctx[match.group(1)])
+
+    return PLACEHOLDER.sub(sub, text)
+
+
+def _render_flags(flags: dict[str, FlagValue], style: str, ctx: dict[str, object]) -> list[str]:
+    argv: list[str] = []
+    for flag, value in flags.items():
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(flag)
+            continue
+        text = fill(value, ctx) if isinstance(value, str) else str(value)
+        argv.extend([f"{flag}={text}"] if style == "equals" else [flag, text])
+    return argv
+
+
+def _merge(*layers: dict[str, FlagValue]) -> dict[str, FlagValue]:
+    merged: dict[str, FlagValue] = {}
+    for layer in layers:
+        merged.update(layer)
+    return merged
+
+
+def _format_env(env: dict[str, str], ctx: dict[str, object]) -> dict[str, str]:
+    return {k: fill(v, ctx) for k, v in env.items()}
+
+
+def _container_spec(target: Target, ctx: dict[str, object], arch: str) -> ContainerSpec | None:
+    spec = target.hardware.container
+    if spec is None or target.hardware.launcher != "container":
+        return None
+    if arch not in spec.image:
+        raise SuiteError(
+            f"{target.hardware.name}: no image for architecture {arch} "
+            f"(has {', '.join(spec.image)})"
+        )
+    devices = []
+    if spec.device_template:
+        count = target.hardware.devices_per_node
+        devices = [spec.device_template.format(i=i) for i in range(count)]
+    return ContainerSpec(
+        image=spec.image[arch],
+        name=target.deployment.container_name or spec.name,
+        devices=devices + list(spec.devices),
+        mounts=[fill(m, ctx) for m in spec.mounts],
+        network_mode=spec.network_mode,
+        ipc_mode=spec.ipc_mode,
+        privileged=spec.privileged,
+        user=spec.user,
+        shm_size=spec.shm_size,
+    )
+
+
+def build_plan(
+    target: Target,
+    *,
+    node_ips: list[str] | None = None,
+    port: int | None = None,
+    weights_root: str | None = None,
+    graph_mode: str | None = None,
+    arch: str | None = None,
+    python: str | None = None,
+) -> list[NodePlan]:
+    """Plan every node of `target`: serve argv and env, container spec, weights path."""
+    hw, dep = target.hardware, target.deployment
+    nodes = hw.nodes
+    node_ips = node_ips or ["127.0.0.1"] * nodes
+    if len(node_ips) != nodes:
+        raise SuiteError(f"{hw.name} runs on {nodes} node(s); got {len(node_ips)} --node-ip")
+    mode, mode_flags = _mode_args(target, graph_mode)
+    weights = weights_path(target, weights_root)
+    served = dep.served_model_name or weights
+    visible = ",".join(str(i) for i in range(dep.tensor_parallel))
+    plans = []
+    for rank, ip in enumerate(node_ips):
+        role = "head" if rank == 0 else "worker"
+        ctx: dict[str, object] = {
+            "weights": weights,
+            "served_model_name": served,
+            "port": hw.serve.port if port is None else port,
+            "tensor_parallel": dep.tensor_parallel,
+            "data_parallel": dep.data_parallel,
+            "gpu_memory_utilization": gpu_memory_utilization(target),
+            "visible_devices": visible,
+            "node_ip": ip,
+            "node_rank": rank,
+            "head_ip": node_ips[0],
+            "nic": hw.host.nic or "",
+            "python": python or sys.executable,
+        }
+        role_flags = hw.serve.node_args.get(role, {}) if nodes > 1 else {}
+        flags = _merge(hw.serve.args, role_flags, dep.args, mode_flags, _parser_args(target))
+        command = [fill(part, ctx) for part in hw.serve.command]
+        env = _format_env({**hw.serve.env, **hw.env_per_node, **dep.env}, ctx)
+        plans.append(
+            NodePlan(
+                rank=rank,
+                role=role,
+                address=ip,
+                weights=weights,
+                served_model_name=served,
+                port=int(ctx["port"]),
+                argv=command + _render_flags(flags, hw.serve.flag_style, ctx),
+                env=env,
+                container=_container_spec(target, ctx, arch or platform.machine()),
+                graph_mode=mode,
+            )
+        )
+    return plans

@@ -1,0 +1,125 @@
+"""Run a serve argv as a local process: start it, wait until it serves, stop it for sure.
+
+The process runs in its own session so that vLLM's engine and worker children are
+signalled with it; stopping is terminate, a grace period, then kill of the whole group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from deploy_helpers.errors import SuiteError
+from deploy_helpers.log_rules import explain_failure
+
+
+class ServerStartError(SuiteError):
+    """The server exited or never became ready; the message carries the log's last lines."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    """The last `lines` lines of a log file (empty if it does not exist)."""
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until_serving(
+    base_url: str,
+    served_name: str,
+    timeout_s: float,
+    alive: callable = lambda: True,
+    log: Path | None = None,
+) -> None:
+    """Poll `/health` then `/v1/models` until `served_name` is listed.
+
+    Fails fast with the log's last lines when `alive()` turns false, and on timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if not alive():
+                raise ServerStartError(_failure("exited before serving", log))
+            try:
+                if client.get(f"{base_url}/health").status_code == 200:
+                    names = [m["id"] for m in client.get(f"{base_url}/v1/models").json()["data"]]
+                    if served_name in names:
+                        return
+                    raise ServerStartError(
+                        f"{base_url} serves {names}, not the requested '{served_name}'"
+                    )
+            except (httpx.TransportError, ValueError, KeyError):
+                pass
+            time.sleep(1.0)
+    raise ServerStartError(_failure(f"not serving after {timeout_s:.0f} s", log))
+
+
+def _failure(what: str, log: Path | None) -> str:
+    if log is None:
+        return f"server {what}"
+    last = tail(log)
+    remedy = explain_failure(last)
+    hint = f"\nremedy: {remedy}" if remedy else ""
+    return f"server {what}; log {log}, last lines:\n{last}{hint}"
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
+    """SIGTERM the process group, wait `grace_s`, then SIGKILL whatever is left."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # children may outlive a leader that exited
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+@contextmanager
+def running_process(
+    argv: list[str],
+    env: dict[str, str],
+    log: Path,
+    base_url: str,
+    served_name: str,
+    timeout_s: float,
+) -> Iterator[subprocess.Popen]:
+    """Start `argv`, yield once it serves `served_name` at `base_url`, always stop it."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_until_serving(
+            base_url, served_name, timeout_s, alive=lambda: proc.poll() is None, log=log
+        )
+        yield proc
+    finally:
+        stop_process_group(proc)
