@@ -119,3 +119,10 @@ def reasoning_of(message: Any) -> str | None:
         if value:
             return value
     return None
+
+
+def thinking_switch(thinking: Any, on: bool) -> dict[str, Any]:
+    """`extra_body` that turns a model's thinking switch on or off ({} if it has none)."""
+    if thinking is None:
+        return {}
+    return {"chat_template_kwargs": {thinking.kwarg: on}}

@@ -153,6 +153,22 @@ def fill(text: str, ctx: dict[str, object]) -> str:
     return PLACEHOLDER.sub(sub, text)
 
 
+def serve_flags(target: Target, graph_mode: str | None = None, role: str = "head") -> dict:
+    """The merged flags of a node: profile, node role, deployment, graph mode, parsers."""
+    hw = target.hardware
+    role_flags = hw.serve.node_args.get(role, {}) if hw.nodes > 1 else {}
+    _, mode_flags = _mode_args(target, graph_mode)
+    return _merge(hw.serve.args, role_flags, target.deployment.args, mode_flags,
+                  _parser_args(target))
+
+
+def declared_max_model_len(target: Target) -> int | None:
+    """The --max-model-len the catalog serves the target with, if it sets one."""
+    flags = serve_flags(target)
+    value = flags.get("--max-model-len", flags.get("--max_model_len"))
+    return int(value) if value is not None else None
+
+
 def _render_flags(flags: dict[str, FlagValue], style: str, ctx: dict[str, object]) -> list[str]:
     argv: list[str] = []
     for flag, value in flags.items():
@@ -219,7 +235,7 @@ def build_plan(
     node_ips = node_ips or ["127.0.0.1"] * nodes
     if len(node_ips) != nodes:
         raise SuiteError(f"{hw.name} runs on {nodes} node(s); got {len(node_ips)} --node-ip")
-    mode, mode_flags = _mode_args(target, graph_mode)
+    mode, _ = _mode_args(target, graph_mode)
     weights = weights_path(target, weights_root)
     served = dep.served_model_name or weights
     visible = ",".join(str(i) for i in range(dep.tensor_parallel))
@@ -240,8 +256,7 @@ def build_plan(
             "nic": hw.host.nic or "",
             "python": python or sys.executable,
         }
-        role_flags = hw.serve.node_args.get(role, {}) if nodes > 1 else {}
-        flags = _merge(hw.serve.args, role_flags, dep.args, mode_flags, _parser_args(target))
+        flags = serve_flags(target, mode, role)
         command = [fill(part, ctx) for part in hw.serve.command]
         env = _format_env({**hw.serve.env, **hw.env_per_node, **dep.env}, ctx)
         plans.append(

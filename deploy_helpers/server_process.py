@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -81,18 +81,12 @@ def _failure(what: str, log: Path | None) -> str:
 def stop_process_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
     """SIGTERM the process group, wait `grace_s`, then SIGKILL whatever is left."""
     if proc.poll() is None:
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
+        with suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # children may outlive a leader that exited
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 

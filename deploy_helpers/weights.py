@@ -50,11 +50,12 @@ def load_manifest(path: Path) -> dict:
     """Read a manifest file, with a one-line error when it is missing or malformed."""
     try:
         data = json.loads(path.read_text())
-        data["algorithm"], data["files"]  # noqa: B018 - presence check
     except FileNotFoundError:
         raise WeightsError(f"{path}: manifest not found") from None
-    except (ValueError, KeyError, TypeError):
-        raise WeightsError(f"{path}: not a weights manifest (needs algorithm and files)") from None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not {"algorithm", "files"} <= data.keys():
+        raise WeightsError(f"{path}: not a weights manifest (needs algorithm and files)")
     return data
 
 

@@ -25,7 +25,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
-        raise CatalogError(f"{path}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})")
+        raise CatalogError(
+            f"{path}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: top level: expected a mapping, got {type(data).__name__}")
     return data

@@ -1,0 +1,8 @@
+"""Root conftest: loads the suite's fixtures, one module per stack stage."""
+
+pytest_plugins = [
+    "fixtures.selection",
+    "fixtures.run_dir",
+    "fixtures.weights",
+    "fixtures.service",
+]
