@@ -1,0 +1,59 @@
+"""Fixtures for the suite's own tests: a running faulty server and a way to run the suites."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy_helpers.server_process import free_port, running_process
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class FaultyServer:
+    """A faulty server process and the switch of its active defect."""
+
+    base_url: str
+
+    def set_defect(self, name: str | None) -> None:
+        """Switch the server to defect `name` (None: clean)."""
+        httpx.post(f"{self.base_url}/_control", json={"defect": name}).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def faulty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyServer]:
+    """The faulty OpenAI-compatible server of tests/faulty_server.py, clean to start with."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "tests.faulty_server", "--port", str(port)]
+    log = tmp_path_factory.mktemp("faulty") / "server.log"
+    with running_process(argv, {"PYTHONPATH": str(REPO)}, log, base_url, "smollm2-135m", 30):
+        yield FaultyServer(base_url)
+
+
+@dataclass
+class SuiteRun:
+    """The outcome of one run of the suites."""
+
+    returncode: int
+    output: str
+
+
+@pytest.fixture
+def run_suites(tmp_path: Path) -> Callable[..., SuiteRun]:
+    """Run `pytest suites/ ARGS` in a subprocess and capture what it printed."""
+
+    def run(*args: str, timeout: float = 300) -> SuiteRun:
+        argv = [sys.executable, "-m", "pytest", "suites/", "-p", "no:cacheprovider",
+                "--junitxml", str(tmp_path / "junit.xml"), "-q", *args]
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        return SuiteRun(done.returncode, done.stdout + done.stderr)
+
+    return run

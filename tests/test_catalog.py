@@ -1,0 +1,176 @@
+"""The catalog: shipped data valid and complete, malformed data named in one line, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploy_helpers.catalog.loader import DEFAULT_CATALOG, CatalogError, load_catalog
+from deploy_helpers.serve_plan import resolve_target
+
+REPO = Path(__file__).resolve().parent.parent
+EXPECTED_MODELS = {
+    "qwen2.5-3b", "qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b",
+    "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b",
+    "qwen3-moe", "qwen2.5-vl", "deepseek-v3.1-w8a8", "smollm2-135m",
+}
+
+
+def run(*argv: str) -> subprocess.CompletedProcess:
+    """Run a command from the repo root, capturing its output."""
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def catalog_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped catalog."""
+    dest = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_CATALOG, dest, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return dest
+
+
+def test_shipped_catalog_has_every_seed_model() -> None:
+    catalog = load_catalog()
+    assert set(catalog.models) == EXPECTED_MODELS
+    assert {"atlas-300i-duo", "atlas-a2", "cpu"} <= set(catalog.hardware)
+    assert catalog.models["qwen3-moe"].status == "in-progress"
+    assert catalog.models["qwen2.5-vl"].status == "in-progress"
+
+
+def test_seed_facts_are_data() -> None:
+    catalog = load_catalog()
+    duo = catalog.hardware["atlas-300i-duo"]
+    assert duo.drivers.driver == "24.1.rc3" and duo.drivers.firmware == "7.5.0.1.129"
+    assert duo.dtypes == ["float16"] and duo.tensor_parallel_choices == [1, 2, 4]
+    assert duo.gpu_memory_utilization_by_size == {
+        "32B": 0.8, "14B": 0.5, "8B": 0.3, "7B": 0.3, "4B": 0.3, "3B": 0.3}
+    a2 = catalog.hardware["atlas-a2"]
+    assert a2.container.image["aarch64"] == "quay.io/ascend/vllm-ascend:v0.11.0rc0"
+    assert a2.nodes == 2 and a2.devices_per_node == 8
+    deepseek = catalog.models["deepseek-v3.1-w8a8"]
+    assert deepseek.chat.tool_call_parser == "deepseek_v31"
+    assert deepseek.chat.thinking.kwarg == "thinking" and not deepseek.chat.thinking.default
+    assert catalog.models["qwen3-8b"].chat.thinking.kwarg == "enable_thinking"
+
+
+def test_bad_yaml_names_file_and_line(catalog_copy: Path) -> None:
+    bad = catalog_copy / "models" / "qwen3-8b.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(CatalogError, match=r"qwen3-8b\.yaml: line \d+: not valid YAML"):
+        load_catalog(catalog_copy)
+
+
+def test_wrong_type_names_file_key_and_expectation(catalog_copy: Path) -> None:
+    path = catalog_copy / "models" / "qwen3-8b.yaml"
+    path.write_text(path.read_text().replace("parameters_b: 8.19", "parameters_b: eight"))
+    with pytest.raises(CatalogError, match=r"qwen3-8b\.yaml: parameters_b: Input should be a "
+                                           r"valid number"):
+        load_catalog(catalog_copy)
+
+
+def test_unknown_key_is_rejected(catalog_copy: Path) -> None:
+    path = catalog_copy / "hardware" / "cpu.yaml"
+    path.write_text(path.read_text() + "gpu_count: 3\n")
+    with pytest.raises(CatalogError, match=r"cpu\.yaml: gpu_count: Extra inputs are not permitted"):
+        load_catalog(catalog_copy)
+
+
+def test_unknown_hardware_reference_is_rejected(catalog_copy: Path) -> None:
+    path = catalog_copy / "models" / "smollm2-135m.yaml"
+    path.write_text(path.read_text().replace("hardware: cpu", "hardware: tpu-v9"))
+    with pytest.raises(CatalogError, match="unknown hardware 'tpu-v9'"):
+        load_catalog(catalog_copy)
+
+
+def test_tp_outside_profile_choices_is_rejected(catalog_copy: Path) -> None:
+    path = catalog_copy / "models" / "qwen2.5-14b.yaml"
+    path.write_text(path.read_text().replace("tensor_parallel: 4", "tensor_parallel: 3"))
+    with pytest.raises(CatalogError, match=r"tensor_parallel 3 not in \[1, 2, 4\]"):
+        load_catalog(catalog_copy)
+
+
+def test_waiver_without_expiry_is_rejected(catalog_copy: Path) -> None:
+    path = catalog_copy / "models" / "qwen2.5-3b.yaml"
+    path.write_text(path.read_text().replace("        expires: 2027-06-30\n", ""))
+    with pytest.raises(CatalogError, match="a waiver needs an 'expires' date"):
+        load_catalog(catalog_copy)
+
+
+def test_unknown_model_lists_valid_names() -> None:
+    with pytest.raises(Exception, match=r"unknown model 'gpt-9'; valid models: deepseek"):
+        resolve_target(load_catalog(), "gpt-9")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "gpt-9"], "ERROR: unknown model 'gpt-9'; valid models:"),
+        (["--model", "qwen3-8b", "--hardware", "h100"], "ERROR: unknown hardware 'h100'"),
+        (["--model", "qwen3-8b", "--hardware", "cpu"], "has no deployment on 'cpu'"),
+        (["--model", "qwen3-moe"], "is in-progress upstream"),
+        ([], "choose what to qualify: --model NAME"),
+        (["--endpoint", "http://127.0.0.1:9", "--model", "qwen3-8b", "--model", "qwen3-4b"],
+         "--endpoint needs exactly one --model"),
+    ],
+)
+def test_bad_selection_is_one_line_usage_error(args: list[str], message: str) -> None:
+    done = run(sys.executable, "-m", "pytest", "suites/", "-p", "no:cacheprovider", *args)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_malformed_catalog_option_is_usage_error(catalog_copy: Path) -> None:
+    (catalog_copy / "hardware" / "cpu.yaml").write_text("- just a list\n")
+    done = run(sys.executable, "-m", "pytest", "suites/", "-p", "no:cacheprovider",
+               "--catalog", str(catalog_copy), "--model", "smollm2-135m")
+    assert done.returncode == 4
+    assert "cpu.yaml: top level: expected a mapping" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_unreachable_endpoint_fails_with_one_line(tmp_path: Path) -> None:
+    done = run(sys.executable, "-m", "pytest", "suites/test_completions.py", "-p",
+               "no:cacheprovider", "--endpoint", "http://127.0.0.1:9", "--model",
+               "smollm2-135m", "-x", "--junitxml", str(tmp_path / "j.xml"))
+    assert done.returncode == 1
+    assert "endpoint http://127.0.0.1:9 unreachable" in done.stdout
+    assert "Traceback" not in done.stdout
+
+
+def test_list_models_shows_all_entries() -> None:
+    done = run(sys.executable, "-m", "pytest", "suites/", "--list-models")
+    assert done.returncode == 0
+    for name in EXPECTED_MODELS:
+        assert name in done.stdout
+
+
+def test_collect_only_works_for_every_model_and_profile() -> None:
+    catalog = load_catalog()
+    for model in catalog.models.values():
+        for dep in model.deployments:
+            done = run(sys.executable, "-m", "pytest", "suites/", "--collect-only", "-q",
+                       "-p", "no:cacheprovider", "--model", model.name, "--hardware",
+                       dep.hardware)
+            assert done.returncode == 0, f"{model.name}@{dep.hardware}: {done.stderr}"
+            assert f"[{model.name}@{dep.hardware}" in done.stdout
+
+
+def test_catalog_json_cli() -> None:
+    done = run(sys.executable, "-m", "deploy_helpers", "catalog", "--json")
+    assert done.returncode == 0
+    data = json.loads(done.stdout)
+    assert set(data["models"]) == EXPECTED_MODELS
+
+
+def test_catalog_cli_error_is_one_line(catalog_copy: Path) -> None:
+    (catalog_copy / "models" / "bad.yaml").write_text("name: x\n")
+    done = run(sys.executable, "-m", "deploy_helpers", "catalog", "--catalog", str(catalog_copy))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert "bad.yaml" in done.stderr
