@@ -50,10 +50,10 @@ ANSWERS = {
     "capital of france": "The capital of France is Paris.",
     "12 + 30": "42",
 }
-STORY = (
-    "the keeper climbed the stairs each night and lit the great lamp while waves broke "
-    "on the rocks below and ships passed safely through the dark water toward the harbour"
-).split()
+STORY = tuple(
+    "the keeper climbed the stairs each night and lit the great lamp while waves broke on "
+    "the rocks below and ships passed safely through the dark water toward the harbour".split(" ")
+)
 
 
 class Model:

@@ -19,7 +19,9 @@ GUARDS: dict[str, tuple[str, str]] = {
     "wrong_max_model_len": ("test_models_lists", "max_model_len 4096 != catalog --max-model-len"),
     "nondeterministic": ("deterministic", "differ between identical requests"),
     "ignores_max_tokens": ("max_tokens_gives_length", "usage.completion_tokens 2"),
-    "stop_instead_of_length": ("max_tokens_gives_length", "finish_reason 'stop', expected 'length'"),
+    "stop_instead_of_length": (
+        "max_tokens_gives_length", "finish_reason 'stop', expected 'length'"
+    ),
     "usage_total_off": ("usage_adds_up", "usage does not add up"),
     "prompt_tokens_off": ("usage_adds_up", "tokens from /tokenize"),
     "stream_drops_token": ("stream_equals_non_stream", "text differs at temperature 0"),
