@@ -57,3 +57,44 @@ def run_suites(tmp_path: Path) -> Callable[..., SuiteRun]:
         return SuiteRun(done.returncode, done.stdout + done.stderr)
 
     return run
+
+
+@dataclass
+class FakeEngineCatalog:
+    """A catalog copy whose `cpu` profile serves with tests/faulty_server.py instead of vLLM."""
+
+    catalog: Path
+    weights_root: Path
+
+    def args(self) -> list[str]:
+        """The suite options that select it for the embedded model."""
+        return ["--catalog", str(self.catalog), "--weights-root", str(self.weights_root),
+                "--model", "smollm2-135m"]
+
+
+@pytest.fixture
+def fake_engine_catalog(tmp_path: Path) -> FakeEngineCatalog:
+    """Bring-ups through the real launcher, fixtures and checks, in about a second each.
+
+    The weights are a tiny directory with a real manifest, so the weights stage runs too.
+    """
+    import shutil
+
+    import yaml
+
+    from deploy_helpers.catalog.loader import DEFAULT_CATALOG
+    from deploy_helpers.weights import write_manifest
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_CATALOG, catalog, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    cpu_yaml = catalog / "hardware" / "cpu.yaml"
+    cpu = yaml.safe_load(cpu_yaml.read_text())
+    cpu["serve"]["command"] = ["{python}", "-m", "tests.faulty_server"]
+    cpu["serve"]["env"] = {"PYTHONPATH": str(REPO)}
+    cpu["serve"]["readiness_timeout_s"] = 30
+    cpu_yaml.write_text(yaml.safe_dump(cpu, sort_keys=False))
+    weights = tmp_path / "weights" / "smollm2-135m"
+    weights.mkdir(parents=True)
+    (weights / "config.json").write_text('{"dtype": "bfloat16"}')
+    write_manifest(weights)
+    return FakeEngineCatalog(catalog, weights.parent)

@@ -5,6 +5,8 @@ word), and carries switchable defects. Clean mode passes every suite check; each
 breaks one behaviour so that the check guarding it must fail and name the cause.
 
 Run: python -m tests.faulty_server --port 8123 [--defect NAME]
+It also accepts (and ignores) the other vLLM serve flags, so a test catalog can use it as
+the "engine" of a profile and exercise the real launcher code path cheaply.
 Switch at run time: POST /_control {"defect": "NAME"} (or null for clean).
 """
 
@@ -14,8 +16,10 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
 import re
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -94,6 +98,15 @@ class Model:
 MODEL = Model()
 STATE: dict[str, Any] = {"defect": None}
 app = FastAPI()
+DELAY_S = float(os.environ.get("FAULTY_SERVER_DELAY_S", "0"))  # per generation request
+
+
+@app.middleware("http")
+async def delay(request: Request, call_next: Any) -> Any:
+    """Slow every generation request down by DELAY_S (to interrupt a run mid-way)."""
+    if DELAY_S and request.url.path.startswith("/v1/") and request.method == "POST":
+        await asyncio.sleep(DELAY_S)
+    return await call_next(request)
 
 
 def defect(name: str) -> bool:
@@ -278,10 +291,13 @@ def main() -> None:
     """Serve on 127.0.0.1:PORT."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--defect", choices=sorted(DEFECTS), default=None)
-    args = parser.parse_args()
+    args, _vllm_flags = parser.parse_known_args()
+    if os.environ.get("FAULTY_SERVER_EXIT_AT_START"):
+        sys.exit("faulty server: refusing to start (FAULTY_SERVER_EXIT_AT_START)")
     STATE["defect"] = args.defect
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
