@@ -1,0 +1,28 @@
+"""Weights: checksums, shards, dtype, quantization and chat template, per catalog target.
+
+One test per check that applies to the target (`checks_for` reads the catalog). They need
+the local weights directory; with `--endpoint` and no `--weights-root` they are
+deselected at collection and reported as not applicable (fixtures/weights.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deploy_helpers.errors import SuiteError
+from deploy_helpers.serve_plan import Target
+from deploy_helpers.weights_checks import Settings, checks_for, run_check
+
+pytestmark = pytest.mark.local_weights
+
+
+@pytest.mark.per_target("check", checks_for)
+def test_weights_check(target: Target, check: str, weights_dir: Path,
+                       weights_settings: Settings) -> None:
+    try:
+        result = run_check(check, target, weights_dir, weights_settings)
+    except SuiteError as exc:
+        pytest.fail(f"{check}: {exc}", pytrace=False)
+    assert result.ok, result.message()
