@@ -9,7 +9,8 @@ import sys
 from deploy_helpers.errors import SuiteError
 
 # Each module registers its own sub-commands with `register(subparsers)`.
-COMMAND_MODULES = ["deploy_helpers.cli.catalog", "deploy_helpers.cli.embedded"]
+COMMAND_MODULES = ["deploy_helpers.cli.catalog", "deploy_helpers.cli.embedded",
+                   "deploy_helpers.cli.weights"]
 
 
 def build_parser() -> argparse.ArgumentParser:
