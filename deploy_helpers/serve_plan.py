@@ -93,7 +93,7 @@ def weights_path(target: Target, weights_root: str | None = None) -> str:
     root = Path(weights_root or target.hardware.weights_root)
     if not root.is_absolute():
         root = REPO_ROOT / root
-    return str(root / target.model.name)
+    return str(root / (target.model.weights_dir or target.model.name))
 
 
 def gpu_memory_utilization(target: Target) -> float | None:
@@ -228,6 +228,7 @@ def build_plan(
     graph_mode: str | None = None,
     arch: str | None = None,
     python: str | None = None,
+    nic: str | None = None,
 ) -> list[NodePlan]:
     """Plan every node of `target`: serve argv and env, container spec, weights path."""
     hw, dep = target.hardware, target.deployment
@@ -253,7 +254,7 @@ def build_plan(
             "node_ip": ip,
             "node_rank": rank,
             "head_ip": node_ips[0],
-            "nic": hw.host.nic or "",
+            "nic": nic or hw.host.nic or "",
             "python": python or sys.executable,
         }
         flags = serve_flags(target, mode, role)

@@ -86,6 +86,10 @@ class HostRules(Strict):
     required_commands: list[str] = []
     kernel_packages: list[str] = []
     nic: str | None = Field(None, description="NIC for HCCL/GLOO/TP sockets on multi-node")
+    accepted_npu_health: list[str] = Field(["OK"], description="npu-smi Health values that pass")
+    remedies: dict[str, str] = Field(
+        {}, description="host check name -> the guide's remedy, quoted in its failure message"
+    )
 
 
 class Hardware(Strict):
@@ -229,6 +233,10 @@ class Model(Strict):
     parameters_b: float = Field(description="parameter count in billions")
     size_class: str = Field(description="size label the guides use: 3B, 14B, 671B ...")
     weights_gib: float = Field(description="size of the weights on disk")
+    disk_gib: float | None = Field(
+        None, description="free disk the guide asks for at the weights path (default weights_gib)"
+    )
+    weights_dir: str | None = Field(None, description="folder under weights_root (default: name)")
     dtype: str = Field(description="dtype of the published weights")
     quantization: str | None = None
     chat: ChatFeatures = ChatFeatures()

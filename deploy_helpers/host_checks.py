@@ -1,0 +1,467 @@
+"""Host stage: what a node must be before a deployment is started on it.
+
+Each check reads a node through a testinfra host (`local://` or `ssh://user@ip`), so the
+same code qualifies this machine and remote NPU nodes. Which checks apply, and every
+threshold they hold a node to, come from the target's catalog entries: the hardware
+profile (drivers, chip family, kernel rule, host rules, container devices, NIC) and the
+model (weights size). A failure names what was found, what was wanted and the guide's
+remedy from the profile's `host.remedies`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from deploy_helpers import npu_tools
+from deploy_helpers.errors import SuiteError
+from deploy_helpers.serve_plan import NodePlan, Target
+
+GIB = 1024**3
+DEFAULT_ASCEND_ROOT = "/usr/local/Ascend"
+DEFAULT_DEV_ROOT = "/dev"
+
+
+class CheckFailed(Exception):
+    """A check's finding on one node: what is wrong there (without the remedy)."""
+
+
+@dataclass(frozen=True)
+class HostPaths:
+    """Where a node keeps the Ascend install and its device nodes (configurable for tests)."""
+
+    ascend_root: str = DEFAULT_ASCEND_ROOT
+    dev_root: str = DEFAULT_DEV_ROOT
+
+    def device(self, path: str) -> str:
+        """A container device path (/dev/...) under this node's device root."""
+        rel = posixpath.relpath(path, DEFAULT_DEV_ROOT)
+        return posixpath.join(self.dev_root, rel)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check on one node: passed or not, with evidence or the failure message."""
+
+    check: str
+    node: str
+    ok: bool
+    message: str
+
+
+@dataclass
+class Node:
+    """One node of a deployment as the checks see it: its host, plan and paths."""
+
+    host: Any  # testinfra.host.Host
+    plan: NodePlan
+    target: Target
+    paths: HostPaths = field(default_factory=HostPaths)
+
+    @property
+    def label(self) -> str:
+        """How messages name the node."""
+        return f"node {self.plan.rank} ({self.plan.address})"
+
+    def run(self, *argv: str) -> Any:
+        """Run an argv on the node (each word quoted by testinfra, never a shell string)."""
+        return self.host.run(" ".join(["%s"] * len(argv)), *argv)
+
+    def output(self, *argv: str) -> str:
+        """stdout of an argv that must succeed; CheckFailed naming the command otherwise."""
+        result = self.run(*argv)
+        if result.rc != 0:
+            text = (result.stderr or result.stdout).strip().splitlines()
+            why = text[-1] if text else f"exit code {result.rc}"
+            raise CheckFailed(f"`{' '.join(argv)}` failed: {why}")
+        return result.stdout
+
+    def read(self, path: str) -> str:
+        """A text file of the node; CheckFailed when it is missing."""
+        handle = self.host.file(path)
+        if not handle.exists:
+            raise CheckFailed(f"{path} not found")
+        return handle.content_string
+
+    @cached_property
+    def npu_info(self) -> npu_tools.NpuSmiInfo:
+        """The node's `npu-smi info` table."""
+        info = npu_tools.parse_npu_smi_info(self.output("npu-smi", "info"))
+        if not info.chips:
+            raise CheckFailed("`npu-smi info` lists no NPU chips")
+        return info
+
+    def board(self, npu_id: int, chip: int | None = None) -> dict[str, str]:
+        """`npu-smi info -t board -i NPU [-c CHIP]` as a mapping."""
+        argv = ["npu-smi", "info", "-t", "board", "-i", str(npu_id)]
+        if chip is not None:
+            argv += ["-c", str(chip)]
+        return npu_tools.parse_board(self.output(*argv))
+
+    @cached_property
+    def hccn_tool(self) -> str:
+        """hccn_tool from PATH, else the driver's tools folder."""
+        if self.host.exists("hccn_tool"):
+            return "hccn_tool"
+        return posixpath.join(self.paths.ascend_root, "driver", "tools", "hccn_tool")
+
+    def hccn(self, device: int, *query: str) -> str:
+        """`hccn_tool -i DEVICE QUERY... -g` output."""
+        return self.output(self.hccn_tool, "-i", str(device), *query, "-g")
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def chips_needed(target: Target) -> int:
+    """NPU chips one node must have: its share of TP x DP (seed 000 §2.C, seed 003 §4)."""
+    dep = target.deployment
+    return max(1, dep.tensor_parallel * dep.data_parallel // target.hardware.nodes)
+
+
+def disk_needed_gib(target: Target) -> float:
+    """Free disk the guide asks for at the weights path (seed 000 §2.A, FAQ 6.2)."""
+    return target.model.disk_gib or target.model.weights_gib
+
+
+def memory_needed_gib(target: Target) -> float:
+    """Free CPU memory per node: weights / nodes x factor (seed 000 §2.B)."""
+    hw = target.hardware
+    return target.model.weights_gib / hw.nodes * hw.host.memory_factor
+
+
+def version_matches(found: str, wanted: str) -> bool:
+    """A found version is the wanted one or a patch build of it (24.1.rc3 ~ 24.1.rc3.7)."""
+    return found == wanted or found.startswith(wanted + ".")
+
+
+def required_devices(plan: NodePlan) -> list[str]:
+    """Device nodes the node's container maps (its TP devices and the driver's nodes)."""
+    return list(plan.container.devices) if plan.container else []
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def _npu_driver(node: Node) -> str:
+    return _versions(node, "Software Version", "driver", node.target.hardware.drivers.driver)
+
+
+def _npu_firmware(node: Node) -> str:
+    return _versions(node, "Firmware Version", "firmware", node.target.hardware.drivers.firmware)
+
+
+def _versions(node: Node, board_key: str, part: str, wanted: str | None) -> str:
+    found: dict[str, str] = {}
+    for npu_id in node.npu_info.npu_ids:
+        found[f"NPU {npu_id} ({board_key})"] = node.board(npu_id).get(board_key, "missing")
+    info_path = posixpath.join(node.paths.ascend_root, part, "version.info")
+    found[info_path] = npu_tools.parse_version_info(node.read(info_path)).get("Version", "missing")
+    wrong = {where: v for where, v in found.items() if not version_matches(v, wanted or "")}
+    if wrong:
+        listed = ", ".join(f"{v} on {where}" for where, v in wrong.items())
+        raise CheckFailed(f"{part} {listed}; the profile recommends {part} {wanted}")
+    return f"{part} {wanted} on {len(found)} sources"
+
+
+def _chip_family(node: Node) -> str:
+    family = node.target.hardware.chip_family or ""
+    names = {f"NPU {c.npu_id} chip {c.chip} (npu-smi info)": c.name for c in node.npu_info.chips}
+    first = node.npu_info.npu_ids[0]
+    names[f"NPU {first} (board -c 0 Chip Name)"] = node.board(first, 0).get("Chip Name", "missing")
+    wrong = {where: n for where, n in names.items() if not n.startswith(family)}
+    if wrong:
+        where, name = next(iter(wrong.items()))
+        raise CheckFailed(
+            f"chip {name} on {where} ({len(wrong)} of {len(names)} differ); "
+            f"{node.target.hardware.name} needs {family} chips"
+        )
+    return f"{len(node.npu_info.chips)} {family} chips"
+
+
+def _npu_count(node: Node) -> str:
+    have, need = len(node.npu_info.chips), chips_needed(node.target)
+    dep = node.target.deployment
+    if have < need:
+        raise CheckFailed(
+            f"{have} NPU chips found by npu-smi info, {node.target.model.name} needs {need} "
+            f"per node (TP {dep.tensor_parallel} x DP {dep.data_parallel} over "
+            f"{node.target.hardware.nodes} node(s))"
+        )
+    return f"{have} chips >= {need}"
+
+
+def _npu_health(node: Node) -> str:
+    accepted = node.target.hardware.host.accepted_npu_health
+    bad = [c for c in node.npu_info.chips if c.health not in accepted]
+    if bad:
+        listed = ", ".join(f"NPU {c.npu_id} chip {c.chip} {c.health}" for c in bad)
+        raise CheckFailed(f"npu-smi health {listed} (accepted: {', '.join(accepted)})")
+    return f"{len(node.npu_info.chips)} chips {'/'.join(accepted)}"
+
+
+def _kernel_version(node: Node) -> str:
+    release = node.output("uname", "-r").strip()
+    prefix = node.target.hardware.drivers.kernel_prefix or ""
+    if not (release == prefix or release.startswith((prefix + ".", prefix + "-"))):
+        raise CheckFailed(f"kernel {release} (uname -r) is not {prefix}.x")
+    return f"kernel {release}"
+
+
+def _kernel_packages(node: Node) -> str:
+    release = node.output("uname", "-r").strip()
+    wanted = [f"{name}-{release}" for name in node.target.hardware.host.kernel_packages]
+    if node.host.exists("rpm"):
+        missing = [p for p in wanted if node.run("rpm", "-q", p).rc != 0]
+        manager = "rpm"
+    else:
+        missing = [p for p in wanted if "install ok installed" not in
+                   node.run("dpkg-query", "-W", "-f", "${Status}", p).stdout]
+        manager = "dpkg"
+    if missing:
+        raise CheckFailed(f"{', '.join(missing)} not installed ({manager}; uname -r {release})")
+    return f"{', '.join(wanted)} installed"
+
+
+def _required_commands(node: Node) -> str:
+    commands = node.target.hardware.host.required_commands
+    missing = [c for c in commands if not node.host.exists(c)]
+    if missing:
+        raise CheckFailed(f"{', '.join(missing)} not found on PATH")
+    return f"{', '.join(commands)} present"
+
+
+def _existing_ancestor(node: Node, path: str) -> str:
+    while not node.host.file(path).exists and path not in ("/", ""):
+        path = posixpath.dirname(path.rstrip("/")) or "/"
+    return path
+
+
+def _disk_space(node: Node) -> str:
+    where = _existing_ancestor(node, node.plan.weights)
+    fields = node.output("df", "-Pk", where).splitlines()[-1].split()
+    free_gib = int(fields[3]) * 1024 / GIB
+    need = disk_needed_gib(node.target)
+    if free_gib < need:
+        raise CheckFailed(
+            f"{free_gib:.1f} GiB free at {where} (filesystem of {node.plan.weights}), "
+            f"{node.target.model.name} needs {need:g} GiB"
+        )
+    return f"{free_gib:.1f} GiB free >= {need:g} GiB"
+
+
+def _memory(node: Node) -> str:
+    meminfo = npu_tools.parse_key_values(node.read("/proc/meminfo"))
+    free_gib = int(meminfo["MemAvailable"].split()[0]) * 1024 / GIB
+    need = memory_needed_gib(node.target)
+    if free_gib < need:
+        hw = node.target.hardware
+        raise CheckFailed(
+            f"{free_gib:.1f} GiB CPU memory available, need {need:.1f} GiB "
+            f"({node.target.model.weights_gib:g} GiB weights / {hw.nodes} node(s) x "
+            f"{hw.host.memory_factor:g})"
+        )
+    return f"{free_gib:.1f} GiB available >= {need:.1f} GiB"
+
+
+def _device_nodes(node: Node) -> str:
+    paths = [node.paths.device(d) for d in required_devices(node.plan)]
+    missing = [p for p in paths if not node.host.file(p).exists]
+    if missing:
+        raise CheckFailed(f"device node(s) {', '.join(missing)} missing")
+    return f"{len(paths)} device nodes present"
+
+
+def _docker_engine(node: Node) -> str:
+    version = node.output("docker", "version", "--format", "{{.Server.Version}}").strip()
+    return f"Docker engine {version}"
+
+
+def _nic(node: Node) -> str:
+    names = sorted({v for k, v in node.plan.env.items() if k.endswith("_SOCKET_IFNAME")})
+    missing = [n for n in names if not node.host.interface(n).exists]
+    if not names or missing:
+        raise CheckFailed(f"network interface {', '.join(missing) or '(none set)'} not found")
+    return f"{', '.join(names)} present"
+
+
+def _hccl_if_ip(node: Node) -> str:
+    ip = node.plan.env.get("HCCL_IF_IP", "")
+    nic = node.plan.env.get("HCCL_SOCKET_IFNAME", "")
+    iface = node.host.interface(nic)
+    addresses = iface.addresses if iface.exists else []
+    if ip not in addresses:
+        raise CheckFailed(f"HCCL_IF_IP {ip} is not an address of {nic} (it has: "
+                          f"{', '.join(addresses) or 'none'})")
+    return f"{ip} on {nic}"
+
+
+def _hccn_status(node: Node, query: str, key: str, wanted: str) -> str:
+    devices = range(chips_needed(node.target))
+    found = {i: npu_tools.parse_hccn_status(node.hccn(i, query), key) for i in devices}
+    bad = {i: v for i, v in found.items() if v != wanted}
+    if bad:
+        listed = ", ".join(f"NPU {i} {v or 'unreadable'}" for i, v in bad.items())
+        raise CheckFailed(f"hccn_tool {query} {key}: {listed} (wanted {wanted})")
+    return f"{key} {wanted} on {len(found)} NPUs"
+
+
+def _hccn_link(node: Node) -> str:
+    return _hccn_status(node, "-link", "link status", "UP")
+
+
+def _hccn_net_health(node: Node) -> str:
+    return _hccn_status(node, "-net_health", "net health status", "Success")
+
+
+def _hccn_tls(nodes: list[Node]) -> dict[str, str]:
+    """Per node: '' when its TLS settings equal node 0's, else what differs."""
+    settings = {
+        node.label: {i: npu_tools.parse_hccn_tls(node.hccn(i, "-tls"))
+                     for i in range(chips_needed(node.target))}
+        for node in nodes
+    }
+    reference = settings[nodes[0].label]
+    verdict = {}
+    for label, per_device in settings.items():
+        diff = [f"NPU {i} {per_device[i]} vs {reference.get(i)}"
+                for i in per_device if per_device[i] != reference.get(i)]
+        verdict[label] = "; ".join(diff)
+    return verdict
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    """A named check: when it applies, what it requires, and how it runs on a node."""
+
+    name: str
+    applies: Callable[[Target], bool]
+    requirement: Callable[[Target, NodePlan], str]
+    run: Callable[[Node], str] | None = None
+    run_all: Callable[[list[Node]], dict[str, str]] | None = None  # cross-node checks
+
+
+def _npu(target: Target) -> bool:
+    return target.hardware.accelerator == "npu"
+
+
+def _multi(target: Target) -> bool:
+    return _npu(target) and target.hardware.nodes > 1
+
+
+def _drivers(target: Target) -> Any:
+    return target.hardware.drivers
+
+
+CHECKS: list[HostCheck] = [
+    HostCheck("npu_driver", lambda t: _npu(t) and bool(_drivers(t).driver),
+              lambda t, p: f"driver {_drivers(t).driver}[.patch] (npu-smi board Software "
+                           "Version, driver/version.info)", _npu_driver),
+    HostCheck("npu_firmware", lambda t: _npu(t) and bool(_drivers(t).firmware),
+              lambda t, p: f"firmware {_drivers(t).firmware}[.patch] (npu-smi board Firmware "
+                           "Version, firmware/version.info)", _npu_firmware),
+    HostCheck("chip_family", lambda t: _npu(t) and bool(t.hardware.chip_family),
+              lambda t, p: f"every chip named {t.hardware.chip_family}*", _chip_family),
+    HostCheck("npu_count", _npu,
+              lambda t, p: f">= {chips_needed(t)} NPU chips", _npu_count),
+    HostCheck("npu_health", _npu,
+              lambda t, p: f"every chip health in {t.hardware.host.accepted_npu_health}",
+              _npu_health),
+    HostCheck("kernel_version", lambda t: bool(_drivers(t).kernel_prefix),
+              lambda t, p: f"uname -r starts with {_drivers(t).kernel_prefix}", _kernel_version),
+    HostCheck("kernel_packages", lambda t: bool(t.hardware.host.kernel_packages),
+              lambda t, p: ", ".join(f"{n}-$(uname -r)" for n in t.hardware.host.kernel_packages)
+              + " installed", _kernel_packages),
+    HostCheck("required_commands", lambda t: bool(t.hardware.host.required_commands),
+              lambda t, p: f"on PATH: {', '.join(t.hardware.host.required_commands)}",
+              _required_commands),
+    HostCheck("disk_space", lambda t: True,
+              lambda t, p: f">= {disk_needed_gib(t):g} GiB free at {p.weights}", _disk_space),
+    HostCheck("memory", lambda t: True,
+              lambda t, p: f">= {memory_needed_gib(t):.2f} GiB MemAvailable "
+                           f"({t.model.weights_gib:g} GiB / {t.hardware.nodes} node(s) x "
+                           f"{t.hardware.host.memory_factor:g})", _memory),
+    HostCheck("device_nodes", lambda t: bool(t.hardware.container and t.hardware.launcher
+                                             == "container" and _npu(t)),
+              lambda t, p: f"present: {', '.join(required_devices(p))}", _device_nodes),
+    HostCheck("docker_engine", lambda t: t.hardware.launcher == "container",
+              lambda t, p: "docker version answers from the engine", _docker_engine),
+    HostCheck("nic", _multi,
+              lambda t, p: "interfaces exist: " + ", ".join(sorted(
+                  {v for k, v in p.env.items() if k.endswith("_SOCKET_IFNAME")})), _nic),
+    HostCheck("hccl_if_ip", _multi,
+              lambda t, p: f"{p.env.get('HCCL_IF_IP')} is an address of "
+                           f"{p.env.get('HCCL_SOCKET_IFNAME')}", _hccl_if_ip),
+    HostCheck("hccn_link", _multi,
+              lambda t, p: f"hccn_tool -i 0..{chips_needed(t) - 1} -link -g: UP", _hccn_link),
+    HostCheck("hccn_net_health", _multi,
+              lambda t, p: f"hccn_tool -i 0..{chips_needed(t) - 1} -net_health -g: Success",
+              _hccn_net_health),
+    HostCheck("hccn_tls", _multi,
+              lambda t, p: "hccn_tool -tls -g settings equal on every node",
+              run_all=_hccn_tls),
+]
+
+
+def declared_checks(target: Target) -> list[HostCheck]:
+    """The checks the target's profile declares, in a fixed order."""
+    return [check for check in CHECKS if check.applies(target)]
+
+
+def check_by_name(name: str) -> HostCheck:
+    """A check of the registry by name."""
+    for check in CHECKS:
+        if check.name == name:
+            return check
+    raise SuiteError(f"unknown host check '{name}' (known: {', '.join(c.name for c in CHECKS)})")
+
+
+def requirements(target: Target, plan: NodePlan) -> list[dict[str, str]]:
+    """What each declared check requires of the node of `plan` (for the bring-up plan)."""
+    remedies = target.hardware.host.remedies
+    return [
+        {"check": c.name, "requires": c.requirement(target, plan),
+         "remedy": remedies.get(c.name, "")}
+        for c in declared_checks(target)
+    ]
+
+
+def _message(node: Node, check: HostCheck, problem: str) -> str:
+    remedy = node.target.hardware.host.remedies.get(check.name)
+    return f"{node.label}: {check.name}: {problem}" + (f": {remedy}" if remedy else "")
+
+
+def run_check(check: HostCheck, nodes: list[Node]) -> list[CheckResult]:
+    """Run one check on every node; a finding or an unreachable node fails it there."""
+    if check.run_all is not None:
+        try:
+            verdicts = check.run_all(nodes)
+        except (CheckFailed, OSError, RuntimeError) as exc:
+            return [CheckResult(check.name, n.label, False, _message(n, check, str(exc)))
+                    for n in nodes]
+        return [
+            CheckResult(check.name, n.label, not verdicts[n.label],
+                        _message(n, check, f"differs from {nodes[0].label}: "
+                                           f"{verdicts[n.label]}") if verdicts[n.label]
+                        else "same as node 0")
+            for n in nodes
+        ]
+    results = []
+    for node in nodes:
+        try:
+            results.append(CheckResult(check.name, node.label, True, check.run(node)))
+        except (CheckFailed, OSError, RuntimeError) as exc:
+            results.append(CheckResult(check.name, node.label, False,
+                                       _message(node, check, str(exc))))
+    return results
+
+
+def run_checks(target: Target, nodes: list[Node]) -> dict[str, list[CheckResult]]:
+    """Every declared check on every node, by check name."""
+    return {check.name: run_check(check, nodes) for check in declared_checks(target)}
