@@ -3,6 +3,12 @@
 pytest_plugins = [
     "fixtures.selection",
     "fixtures.run_dir",
+    "fixtures.host",
     "fixtures.weights",
+    "fixtures.container",
     "fixtures.service",
+    "fixtures.graph_modes",
+    "fixtures.target_groups",
+    "fixtures.report",
+    "fixtures.perf",
 ]

@@ -1,0 +1,394 @@
+"""Every host check passes on a healthy host and fails, naming the cause, on a faulty one.
+
+NPU checks run against the stand-ins of tests/npu_standins/ (recorded npu-smi and
+hccn_tool outputs, fake version.info and device nodes under a temporary root), through a
+real testinfra `local://` host. Local checks (disk, memory, tar, kernel, docker) run for
+real on this machine; their faults come from thresholds, PATH and DOCKER_HOST.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import testinfra
+
+from deploy_helpers import host_checks
+from deploy_helpers.catalog.loader import load_catalog
+from deploy_helpers.host_checks import HostPaths, Node, check_by_name, declared_checks
+from deploy_helpers.serve_plan import Target, build_plan, resolve_target
+from tests.npu_standins import install
+from tests.npu_standins.scenarios import SCENARIO_ENV
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOG = load_catalog()
+DUO_MODEL = "qwen2.5-14b"
+A2_MODEL = "deepseek-v3.1-w8a8"
+
+
+class ScenarioHost:
+    """A testinfra host whose commands see their own stand-in scenario (one per node)."""
+
+    def __init__(self, host, scenario: str) -> None:
+        self._host, self._scenario = host, scenario
+
+    def run(self, command: str, *args: str):
+        """Run with this node's scenario in the environment."""
+        return self._host.run(f"env {SCENARIO_ENV}={self._scenario} {command}", *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._host, name)
+
+
+def target_of(model: str, **model_changes) -> Target:
+    """A catalog target, optionally with changed model thresholds."""
+    target = resolve_target(CATALOG, model)
+    if model_changes:
+        target = dataclasses.replace(target, model=target.model.model_copy(update=model_changes))
+    return target
+
+
+def nodes(target: Target, paths: HostPaths | None = None, node_ips: list[str] | None = None,
+          nic: str | None = None, weights_root: str | None = None,
+          scenarios: list[str] | None = None) -> list[Node]:
+    """Local testinfra nodes for the target's plan (one per node ip)."""
+    plans = build_plan(target, node_ips=node_ips, nic=nic, weights_root=weights_root)
+    local = testinfra.get_host("local://")
+    hosts = [ScenarioHost(local, s) for s in scenarios] if scenarios else [local] * len(plans)
+    return [Node(h, p, target, paths or HostPaths()) for h, p in zip(hosts, plans, strict=True)]
+
+
+def run(check: str, node_list: list[Node]) -> list[host_checks.CheckResult]:
+    """One check on the nodes."""
+    return host_checks.run_check(check_by_name(check), node_list)
+
+
+def assert_passes(results: list[host_checks.CheckResult]) -> None:
+    """Every node passed."""
+    assert results and all(r.ok for r in results), [r.message for r in results]
+
+
+def assert_fails(results: list[host_checks.CheckResult], *causes: str) -> str:
+    """Some node failed with a message naming every cause; returns the messages."""
+    text = "\n".join(r.message for r in results if not r.ok)
+    assert text, f"expected a failure, all passed: {[r.message for r in results]}"
+    for cause in causes:
+        assert cause in text, f"{cause!r} not in {text!r}"
+    return text
+
+
+@pytest.fixture
+def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Install a stand-in scenario on this host's PATH; returns its paths."""
+
+    def use(scenario: str) -> HostPaths:
+        host = install(tmp_path / scenario, scenario)
+        for key, value in host.env.items():
+            monkeypatch.setenv(key, value)
+        return host.paths
+
+    return use
+
+
+# --------------------------------------------------------------------------- NPU checks
+
+NPU_CASES = [
+    # check, model, faulty scenario, causes the message must name
+    ("npu_driver", DUO_MODEL, "duo-wrong-driver",
+     ["driver 23.0.3 on NPU 0 (Software Version)", "recommends driver 24.1.rc3", "seed 000 §3.1"]),
+    ("npu_driver", DUO_MODEL, "duo-stale-driver-file",
+     ["24.1.rc2.2 on", "driver/version.info"]),
+    ("npu_firmware", DUO_MODEL, "duo-wrong-firmware",
+     ["firmware 7.1.0.6.220 on NPU 0", "7.1.0.6.220 on NPU 96 (Firmware Version)",
+      "recommends firmware 7.5.0.1.129", "firmware/version.info"]),
+    ("chip_family", DUO_MODEL, "duo-wrong-chip", ["chip 310P1", "needs 310P3 chips"]),
+    ("chip_family", DUO_MODEL, "a2-healthy", ["chip 910B3", "not an Atlas 300I Duo"]),
+    ("chip_family", A2_MODEL, "duo-healthy", ["chip 310P3", "needs 910B chips"]),
+    ("npu_count", DUO_MODEL, "duo-too-few-npus",
+     ["2 NPU chips found by npu-smi info", "needs 4 per node (TP 4", "seed 000 §2.C"]),
+    ("npu_health", DUO_MODEL, "duo-chip-alarm", ["NPU 96 chip 1 Alarm"]),
+    ("npu_health", A2_MODEL, "a2-chip-critical", ["NPU 6 chip 0 Critical"]),
+    ("device_nodes", DUO_MODEL, "duo-missing-device", ["davinci3", "hisi_hdc", "seed 000 §4"]),
+    ("kernel_version", DUO_MODEL, "duo-wrong-kernel",
+     ["kernel 4.19.90-2107.6.0.0100.oe1.aarch64 (uname -r) is not 5.10.x", "seed 000 §3.1.1"]),
+    ("kernel_packages", DUO_MODEL, "duo-no-kernel-devel",
+     ["kernel-devel-5.10.0-60.18.0.50.oe2203.aarch64", "not installed (rpm",
+      "install kernel-devel-$(uname -r)", "seed 000 §3.1.1"]),
+]
+
+
+def _healthy_for(model: str) -> str:
+    return "a2-healthy" if model == A2_MODEL else "duo-healthy"
+
+
+def _ips(model: str) -> list[str] | None:
+    return ["127.0.0.1", "127.0.0.1"] if model == A2_MODEL else None
+
+
+@pytest.mark.parametrize("check", sorted({c[0] for c in NPU_CASES}))
+def test_npu_check_passes_on_healthy_host(standin, check: str) -> None:
+    for model in (DUO_MODEL, A2_MODEL):
+        target = target_of(model)
+        if check not in {c.name for c in declared_checks(target)}:
+            continue
+        paths = standin(_healthy_for(model))
+        assert_passes(run(check, nodes(target, paths, node_ips=_ips(model))))
+
+
+@pytest.mark.parametrize(("check", "model", "scenario", "causes"), NPU_CASES,
+                         ids=[f"{c[0]}-{c[2]}" for c in NPU_CASES])
+def test_npu_check_fails_naming_the_cause(
+    standin, check: str, model: str, scenario: str, causes: list[str]
+) -> None:
+    paths = standin(scenario)
+    assert_fails(run(check, nodes(target_of(model), paths, node_ips=_ips(model))), *causes)
+
+
+def test_missing_npu_smi_fails_every_npu_check(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")  # no npu-smi here
+    node_list = nodes(target_of(DUO_MODEL))
+    for check in ("npu_driver", "chip_family", "npu_count", "npu_health"):
+        assert_fails(run(check, node_list), "`npu-smi info` failed")
+
+
+# --------------------------------------------------------------------------- two nodes
+
+TWO_LOCAL = ["127.0.0.1", "127.0.0.1"]
+
+
+@pytest.mark.parametrize("check", ["nic", "hccl_if_ip", "hccn_link", "hccn_net_health",
+                                   "hccn_tls"])
+def test_network_check_passes_on_healthy_nodes(standin, check: str) -> None:
+    paths = standin("a2-healthy")
+    node_list = nodes(target_of(A2_MODEL), paths, TWO_LOCAL, nic="lo",
+                      scenarios=["a2-healthy", "a2-healthy"])
+    assert_passes(run(check, node_list))
+
+
+NETWORK_CASES = [
+    # check, node ips, nic, scenario per node, causes
+    ("nic", TWO_LOCAL, None, ["a2-healthy"] * 2,
+     ["network interface enp67s0f0np0 not found", "seed 003 §4"]),
+    ("hccl_if_ip", ["127.0.0.1", "10.99.0.2"], "lo", ["a2-healthy"] * 2,
+     ["node 1 (10.99.0.2): hccl_if_ip: HCCL_IF_IP 10.99.0.2 is not an address of lo",
+      "seed 003 §4.1/§4.2"]),
+    ("hccn_link", TWO_LOCAL, "lo", ["a2-healthy", "a2-link-down"],
+     ["node 1 (127.0.0.1): hccn_link", "NPU 5 DOWN (wanted UP)"]),
+    ("hccn_net_health", TWO_LOCAL, "lo", ["a2-net-health-fault", "a2-healthy"],
+     ["node 0 (127.0.0.1): hccn_net_health", "NPU 2 Fault (wanted Success)"]),
+    ("hccn_tls", TWO_LOCAL, "lo", ["a2-healthy", "a2-tls-on"],
+     ["node 1 (127.0.0.1): hccn_tls: differs from node 0", "'tls switch': '1'",
+      "'tls switch': '0'"]),
+]
+
+
+@pytest.mark.parametrize(("check", "ips", "nic", "scenarios", "causes"), NETWORK_CASES,
+                         ids=[c[0] for c in NETWORK_CASES])
+def test_network_check_fails_naming_the_cause(
+    standin, check: str, ips: list[str], nic: str | None, scenarios: list[str],
+    causes: list[str],
+) -> None:
+    paths = standin("a2-healthy")
+    node_list = nodes(target_of(A2_MODEL), paths, ips, nic=nic, scenarios=scenarios)
+    assert_fails(run(check, node_list), *causes)
+
+
+# --------------------------------------------------------------------------- this machine
+
+
+def test_tar_found_for_real() -> None:
+    assert_passes(run("required_commands", nodes(target_of(DUO_MODEL))))
+
+
+def test_tar_missing_from_path(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert_fails(run("required_commands", nodes(target_of(DUO_MODEL))),
+                 "tar not found on PATH", "install tar", "seed 000 FAQ 6.1")
+
+
+def test_kernel_rule_and_packages_fail_on_this_machine_for_real() -> None:
+    release = os.uname().release
+    node_list = nodes(target_of(DUO_MODEL))
+    assert_fails(run("kernel_version", node_list), f"kernel {release} (uname -r) is not 5.10.x")
+    manager = "rpm" if shutil.which("rpm") else "dpkg"
+    assert_fails(run("kernel_packages", node_list), f"kernel-devel-{release}",
+                 f"not installed ({manager}")
+
+
+def test_kernel_rule_passes_for_this_machines_kernel() -> None:
+    release = os.uname().release
+    target = target_of(DUO_MODEL)
+    drivers = target.hardware.drivers.model_copy(update={"kernel_prefix": release.split("-")[0]})
+    target = dataclasses.replace(target, hardware=target.hardware.model_copy(
+        update={"drivers": drivers}))
+    assert_passes(run("kernel_version", nodes(target)))
+
+
+def test_disk_space_for_real(tmp_path: Path) -> None:
+    root = str(tmp_path / "weights")  # missing yet: its nearest existing parent is measured
+    assert_passes(run("disk_space", nodes(target_of("qwen2.5-3b"), weights_root=root)))
+    huge = target_of("qwen2.5-3b", disk_gib=10.0**7)
+    assert_fails(run("disk_space", nodes(huge, weights_root=root)),
+                 f"GiB free at {tmp_path}", "qwen2.5-3b needs 1e+07 GiB", "seed 000 §2.A")
+
+
+def test_seed_disk_rule_for_14b() -> None:
+    assert host_checks.disk_needed_gib(target_of(DUO_MODEL)) == 30  # seed 000 §2.A
+
+
+def test_memory_for_real() -> None:
+    assert_passes(run("memory", nodes(target_of("qwen2.5-3b"))))
+    huge = target_of("qwen2.5-3b", weights_gib=10.0**6)
+    assert_fails(run("memory", nodes(huge)), "need 1300000.0 GiB",
+                 "1e+06 GiB weights / 1 node(s) x 1.3", "seed 000 §2.B")
+
+
+def test_memory_rule_divides_by_nodes() -> None:
+    assert host_checks.memory_needed_gib(target_of(A2_MODEL)) == pytest.approx(660 / 2 * 1.3)
+
+
+@pytest.fixture(scope="module")
+def docker_host() -> Iterator[str | None]:
+    """A reachable Docker engine: the machine's, else a private dockerd for this module."""
+    probe = ["docker", "version", "--format", "{{.Server.Version}}"]
+    if subprocess.run(probe, capture_output=True).returncode == 0:
+        yield os.environ.get("DOCKER_HOST")
+        return
+    root = Path(tempfile.mkdtemp(prefix="dk"))
+    sock = f"unix://{root}/d.sock"
+    with (root / "log").open("w") as log:
+        proc = subprocess.Popen(
+            ["dockerd", "--host", sock, "--data-root", str(root / "data"), "--exec-root",
+             str(root / "x"), "--pidfile", str(root / "pid"), "--bridge=none",
+             "--iptables=false"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        env = {**os.environ, "DOCKER_HOST": sock}
+        while subprocess.run(probe, capture_output=True, env=env).returncode != 0:
+            assert proc.poll() is None and time.monotonic() < deadline, (root / "log").read_text()
+            time.sleep(0.5)
+        yield sock
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_docker_engine_reachable(docker_host: str | None, monkeypatch) -> None:
+    if docker_host:
+        monkeypatch.setenv("DOCKER_HOST", docker_host)
+    assert_passes(run("docker_engine", nodes(target_of(DUO_MODEL))))
+
+
+def test_docker_engine_unreachable(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    assert_fails(run("docker_engine", nodes(target_of(DUO_MODEL))),
+                 "`docker version --format {{.Server.Version}}` failed", "no-engine.sock",
+                 "start the Docker engine")
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+def test_profiles_declare_their_checks() -> None:
+    names = {m: [c.name for c in declared_checks(target_of(m))]
+             for m in (DUO_MODEL, A2_MODEL, "smollm2-135m")}
+    assert names["smollm2-135m"] == ["disk_space", "memory"]  # process launcher: no docker
+    assert {"npu_driver", "npu_firmware", "kernel_version", "kernel_packages", "docker_engine",
+            "device_nodes", "required_commands"} <= set(names[DUO_MODEL])
+    assert not {"nic", "hccn_link"} & set(names[DUO_MODEL])
+    # seed 003 names no driver/firmware/kernel: the A2 profile declares none of those checks
+    assert {"nic", "hccl_if_ip", "hccn_link", "hccn_net_health", "hccn_tls",
+            "npu_health"} <= set(names[A2_MODEL])
+    assert not {"npu_driver", "kernel_version"} & set(names[A2_MODEL])
+
+
+def test_every_npu_profile_check_has_a_remedy() -> None:
+    for model in (DUO_MODEL, A2_MODEL, "smollm2-135m"):
+        target = target_of(model)
+        missing = [c.name for c in declared_checks(target)
+                   if c.name not in target.hardware.host.remedies]
+        assert not missing, f"{target.hardware.name}: no remedy for {missing}"
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+def run_host_suite(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """`pytest suites/test_host.py ARGS` in a subprocess with `env` added."""
+    argv = [sys.executable, "-m", "pytest", "suites/test_host.py", "-p", "no:cacheprovider",
+            "-q", "-o", "addopts=", "--junitxml", os.devnull, *args]
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env})
+
+
+def _standin_args(tmp_path: Path, scenario: str) -> tuple[dict[str, str], list[str]]:
+    host = install(tmp_path, scenario)
+    return host.env, ["--ascend-root", host.paths.ascend_root, "--dev-root",
+                      host.paths.dev_root, "--weights-root", str(tmp_path / "weights")]
+
+
+def test_suite_passes_on_healthy_300i_duo(tmp_path: Path, docker_host: str | None) -> None:
+    env, args = _standin_args(tmp_path, "duo-healthy")
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host
+    done = run_host_suite(env, "--model", "qwen2.5-3b", *args)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "12 passed" in done.stdout
+
+
+def test_suite_fails_only_the_faulty_check(tmp_path: Path, docker_host: str | None) -> None:
+    env, args = _standin_args(tmp_path, "duo-wrong-firmware")
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host
+    done = run_host_suite(env, "--model", "qwen2.5-3b", *args)
+    assert done.returncode == 1
+    assert "1 failed, 11 passed" in done.stdout, done.stdout[-3000:]
+    assert "FAILED suites/test_host.py::test_host_check[qwen2.5-3b@atlas-300i-duo-npu_firmware]" \
+        in done.stdout
+    assert "firmware 7.1.0.6.220 on NPU 0" in done.stdout
+
+
+def test_suite_two_nodes_network_checks(tmp_path: Path) -> None:
+    env, args = _standin_args(tmp_path, "a2-link-down")
+    done = run_host_suite(env, "--model", A2_MODEL, "--node-ip", "127.0.0.1", "--node-ip",
+                          "127.0.0.1", "--nic", "lo", "-k", "hccn or nic or hccl", *args)
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "1 failed, 4 passed" in done.stdout, done.stdout[-3000:]
+    for node in ("node 0 (127.0.0.1)", "node 1 (127.0.0.1)"):  # both replay a2-link-down
+        assert f"{node}: hccn_link: hccn_tool -link link status: NPU 5 DOWN" in done.stdout
+
+
+def test_suite_two_nodes_need_node_ips(tmp_path: Path) -> None:
+    env, args = _standin_args(tmp_path, "a2-healthy")
+    done = run_host_suite(env, "--model", A2_MODEL, "-k", "npu_health", *args)
+    assert done.returncode == 1
+    assert "host stage: atlas-a2 runs on 2 nodes: pass --node-ip for each (got 0)" in done.stdout
+
+
+def test_embedded_cpu_target_runs_disk_and_memory_only() -> None:
+    done = run_host_suite({}, "--model", "smollm2-135m", "-rA")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "PASSED suites/test_host.py::test_host_check[smollm2-135m@cpu-disk_space]" in done.stdout
+    assert "PASSED suites/test_host.py::test_host_check[smollm2-135m@cpu-memory]" in done.stdout
+    assert "2 passed" in done.stdout and "skipped" not in done.stdout
+
+
+def test_host_stage_gates_the_service(tmp_path: Path) -> None:
+    env, args = _standin_args(tmp_path, "duo-chip-alarm")
+    argv = [sys.executable, "-m", "pytest", "suites/test_completions.py", "-p",
+            "no:cacheprovider", "-q", "-x", "-o", "addopts=", "--junitxml", os.devnull,
+            "--model", "qwen2.5-3b", *args]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env})
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "host stage: " in done.stdout and "npu_health: npu-smi health NPU 96 chip 1 Alarm" \
+        in done.stdout
