@@ -5,10 +5,5 @@ pytest_plugins = [
     "fixtures.run_dir",
     "fixtures.host",
     "fixtures.weights",
-    "fixtures.container",
     "fixtures.service",
-    "fixtures.graph_modes",
-    "fixtures.target_groups",
-    "fixtures.report",
-    "fixtures.perf",
 ]
