@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--slo", type=_slo, action="append", default=[], help="e.g. ttft:500")
     parser.add_argument("--ttft-tolerance-ms", type=float, default=Tolerance.ttft_ms)
     parser.add_argument("--tpot-tolerance-ms", type=float, default=Tolerance.tpot_ms)
+    parser.add_argument("--relative-tolerance", type=float, default=Tolerance.relative,
+                        help="tolerated client lag as a share of the median TTFT / TPOT")
     parser.add_argument("--cpu", type=int, default=None, help="pin the client to this CPU")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency if args.concurrency or args.request_rate else 8,
         request_rate=args.request_rate, warmup_requests=args.warmup_requests,
         slos_ms=dict(args.slo), progress=not args.no_progress,
-        tolerance=Tolerance(args.ttft_tolerance_ms, args.tpot_tolerance_ms),
+        tolerance=Tolerance(args.ttft_tolerance_ms, args.tpot_tolerance_ms,
+                            args.relative_tolerance),
         headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
     )
     result = run_load(config)

@@ -31,6 +31,7 @@ class StreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser: httptools.HttpResponseParser | None = None
         self.pieces: list[tuple[float, bytes]] = []
+        self.parts: list[bytes] = []
         self.arrived = 0.0
         self.done: asyncio.Future[int] | None = None
         self.closed = False
@@ -63,6 +64,7 @@ class StreamConnection(asyncio.Protocol):
         """Send a raw request; return status, timestamped body pieces and the send time."""
         loop = asyncio.get_running_loop()
         self.pieces = []
+        self.parts = []
         self.parser = httptools.HttpResponseParser(self)
         self.done = loop.create_future()
         sent_at = time.perf_counter()

@@ -26,7 +26,7 @@ from deploy_helpers.loadgen.prompts import build_prompts
 from deploy_helpers.loadgen.selfcheck import LagMonitor, Tolerance
 from deploy_helpers.loadgen.sse import apply_stream
 
-MAX_DISTINCT_PROMPTS = 512
+MAX_DISTINCT_PROMPTS = 256
 SHOWN_PROBLEMS = 10
 
 

@@ -5,9 +5,9 @@ Bytes that reach the socket wait until the event loop finishes what it is doing 
 long the loop can be busy between two looks at its sockets. The monitor measures exactly
 that during the run: a timer is due every `interval_s`, and how late it fires (the loop
 checks timers and sockets in the same iteration) is how late a byte arriving at that moment
-would have been stamped. Timers have millisecond granularity, so the estimate errs on the
-high side by up to 1 ms. The p99 of the samples bounds how far the client could move a TTFT;
-divided by the output tokens after the first, how far it could move a TPOT.
+would have been stamped (on an idle loop ~0.1 ms: timer granularity). The p99 of the
+samples bounds how far the client could move a TTFT; divided by the output tokens after
+the first, how far it could move a TPOT.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How much client lag a result may carry: absolute floor or a share of the median."""
+    """How much client lag a result may carry: an absolute floor or a share of the median,
+    whichever is larger (5%: the agreement asked of two load generators on one server)."""
 
     ttft_ms: float = 2.0
     tpot_ms: float = 0.5
-    relative: float = 0.02
+    relative: float = 0.05
 
     def ttft_limit(self, ttft_median_ms: float) -> float:
         """Tolerated TTFT error for this median TTFT."""
@@ -54,11 +55,13 @@ class LagMonitor:
         self._arm()
 
     def _arm(self) -> None:
-        due = self.loop.time() + self.interval_s
-        self.handle = self.loop.call_at(due, self._probe, due)
+        # the loop's own clock is cached per iteration (milliseconds on uvloop): use
+        # perf_counter, the clock the request timestamps use
+        due = time.perf_counter() + self.interval_s
+        self.handle = self.loop.call_later(self.interval_s, self._probe, due)
 
     def _probe(self, due: float) -> None:
-        self.samples.append(max(self.loop.time() - due, 0.0))
+        self.samples.append(max(time.perf_counter() - due, 0.0))
         self._arm()
 
     def stop(self) -> None:

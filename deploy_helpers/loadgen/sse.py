@@ -44,6 +44,8 @@ class Event(msgspec.Struct):
 
 
 DECODER = msgspec.json.Decoder(Event)
+MANY = msgspec.json.Decoder(list[Event])
+DONE = b"[DONE]"
 
 
 def has_text(event: Event) -> bool:
@@ -57,37 +59,56 @@ def has_text(event: Event) -> bool:
     return False
 
 
+def _data_of(block: bytes) -> bytes:
+    """The data of one SSE event block (multi-line data joined, comments dropped)."""
+    if block.startswith(b"data: ") and b"\n" not in block:  # the usual one-line event
+        return block[6:]
+    return b"\n".join(line[5:].lstrip() for line in block.split(b"\n")
+                      if line.startswith(b"data:"))
+
+
 def split_events(pieces: Iterable[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
     """(arrival time, data payload) of every complete `data:` event, comments dropped."""
     events: list[tuple[float, bytes]] = []
-    buffer = b""
+    rest = b""
     for arrived, piece in pieces:
-        buffer += piece
-        if b"\n\n" not in buffer and b"\r\n\r\n" not in buffer:
-            continue
-        *complete, buffer = buffer.replace(b"\r\n", b"\n").split(b"\n\n")
-        for block in complete:
-            data = b"\n".join(line[5:].lstrip() for line in block.split(b"\n")
-                              if line.startswith(b"data:"))
-            if data:
+        buffer = rest + piece if rest else piece
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        *blocks, rest = buffer.split(b"\n\n")
+        for block in blocks:
+            if data := _data_of(block):
                 events.append((arrived, data))
     return events
 
 
+def decode_events(payloads: list[bytes]) -> list[Event]:
+    """Decode payloads in one call (a JSON array); on failure, find and name the bad one."""
+    try:
+        return MANY.decode(b"[" + b",".join(payloads) + b"]")
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        for data in payloads:
+            try:
+                DECODER.decode(data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise ValueError(f"undecodable stream event ({exc}): {data[:120]!r}") from None
+        raise
+
+
 def apply_stream(record: RequestRecord, pieces: Iterable[tuple[float, bytes]]) -> None:
     """Fill `record`'s content times and usage from its stream; a bad stream sets `error`."""
-    for arrived, data in split_events(pieces):
-        if data == b"[DONE]":
-            continue
-        try:
-            event = DECODER.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            record.error = f"undecodable stream event ({exc}): {data[:120]!r}"
-            return
+    events = [(t, data) for t, data in split_events(pieces) if data != DONE]
+    try:
+        decoded = decode_events([data for _, data in events])
+    except ValueError as exc:
+        record.error = str(exc)
+        return
+    times = record.content_times
+    for (arrived, _), event in zip(events, decoded, strict=True):
         if has_text(event):
-            record.content_times.append(arrived)
+            times.append(arrived)
         if event.usage is not None:
             record.usage_prompt_tokens = event.usage.prompt_tokens
             record.usage_completion_tokens = event.usage.completion_tokens
-    if not record.content_times and record.error is None:
+    if not times:
         record.error = "the stream carried no text"

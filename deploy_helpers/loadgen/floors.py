@@ -1,0 +1,66 @@
+"""Compare a load-generator result with catalog floors and with an earlier baseline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from deploy_helpers.catalog.schema import PerfFloor
+from deploy_helpers.errors import SuiteError
+
+BASELINE_RATIO = 0.97  # vllm-ascend nightly: output throughput >= 0.97 x baseline
+
+
+def invalid_reason(result: dict[str, Any]) -> str | None:
+    """Why the result cannot be judged (client lag, failed requests, usage), or None."""
+    problems = []
+    if not result["self_check"]["valid"]:
+        problems += result["self_check"]["reasons"]
+    if result["errors"]["count"]:
+        problems.append(f"{result['errors']['count']} requests failed, e.g. "
+                        f"{result['errors']['examples'][0]}")
+    if result["usage_check"]["mismatches"]:
+        problems.append(f"{result['usage_check']['mismatches']} replies disagree with the "
+                        f"requested lengths, e.g. {result['usage_check']['examples'][0]}")
+    return "; ".join(problems) or None
+
+
+def floor_breaches(result: dict[str, Any], floor: PerfFloor) -> list[str]:
+    """Each floor the result misses, as 'measured vs floor'."""
+    breaches = []
+    if floor.min_output_tok_s is not None and result["output_throughput"] < floor.min_output_tok_s:
+        breaches.append(f"output throughput {result['output_throughput']:.1f} tok/s < floor "
+                        f"{floor.min_output_tok_s:g} tok/s")
+    checks = (("TTFT", "ttft_ms", floor.max_ttft_p99_ms),
+              ("TPOT", "tpot_ms", floor.max_tpot_p99_ms))
+    for label, key, limit in checks:
+        measured = result[key]["p99"]
+        if limit is not None and measured is not None and measured > limit:
+            breaches.append(f"{label} p99 {measured:.1f} ms > floor {limit:g} ms")
+    return breaches
+
+
+def load_baseline(path: Path) -> dict[str, dict[str, Any]]:
+    """An earlier results file: {shape name: result}."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SuiteError(f"--perf-baseline {path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise SuiteError(f"--perf-baseline {path}: not JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        raise SuiteError(f"--perf-baseline {path}: expected a perf results file "
+                         "(an object with 'results')")
+    return data["results"]
+
+
+def baseline_breaches(result: dict[str, Any], baseline: dict[str, Any],
+                      ratio: float = BASELINE_RATIO) -> list[str]:
+    """Output throughput below `ratio` x the baseline's, as 'measured vs baseline'."""
+    before = baseline["output_throughput"]
+    now = result["output_throughput"]
+    if now < ratio * before:
+        return [f"output throughput {now:.1f} tok/s < {ratio:g} x baseline {before:.1f} tok/s "
+                f"({now / before:.1%} of baseline)"]
+    return []

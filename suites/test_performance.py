@@ -1,0 +1,63 @@
+"""Performance floors: each catalog benchmark shape, measured with the suite's load generator.
+
+Every shape of `deployments[].perf` runs once per target: exact-length prompts, ignore_eos
+with min_tokens = max_tokens, closed-loop concurrency, warm-up outside the window. A result
+the load generator's self-check marks invalid (its own lag could have moved TTFT or TPOT),
+or with failed requests or usage that disagrees with the request, fails as "measurement
+invalid" instead of being judged. Otherwise output tok/s, TTFT p99 and TPOT p99 are held
+to the catalog's floors and, with --perf-baseline, output tok/s to the earlier result.
+Metrics follow vLLM's definitions (see deploy_helpers.loadgen.metrics).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy_helpers.catalog.schema import PerfFloor
+from deploy_helpers.loadgen import LoadConfig, run_load
+from deploy_helpers.loadgen.floors import baseline_breaches, floor_breaches, invalid_reason
+from deploy_helpers.openai_client import Endpoint
+from deploy_helpers.serve_plan import Target
+
+pytestmark = pytest.mark.perf
+
+
+def perf_shapes(target: Target) -> list[PerfFloor]:
+    """The target's benchmark shapes from the catalog."""
+    return list(target.deployment.perf)
+
+
+def shape_key(target: Target, shape: PerfFloor) -> str:
+    """Result key: model@hardware/tpN/shape."""
+    return f"{target.id}/tp{target.deployment.tensor_parallel}/{shape.name}"
+
+
+def measure(service: Endpoint, shape: PerfFloor) -> dict:
+    """Run the shape against the service."""
+    config = LoadConfig(
+        base_url=service.base_url, model=service.served_model_name,
+        prompt_tokens=shape.prompt_tokens, output_tokens=shape.output_tokens,
+        num_requests=shape.num_requests, concurrency=shape.concurrency,
+        warmup_requests=shape.warmup_requests, headers=service.headers, progress=False,
+    )
+    return run_load(config)
+
+
+@pytest.mark.per_target("shape", perf_shapes)
+def test_performance_floor(target: Target, service: Endpoint, shape: PerfFloor, record_perf,
+                           perf_baseline, perf_baseline_ratio: float) -> None:
+    key = shape_key(target, shape)
+    result = measure(service, shape)
+    path = record_perf(key, result)
+    summary = (f"{key}: {result['output_throughput']:.1f} output tok/s, TTFT p99 "
+               f"{result['ttft_ms']['p99']:.1f} ms, TPOT p99 {result['tpot_ms']['p99']:.1f} ms "
+               f"(result: {path})")
+    if (reason := invalid_reason(result)) is not None:
+        pytest.fail(f"measurement invalid: {reason} [{summary}]", pytrace=False)
+    breaches = floor_breaches(result, shape)
+    if perf_baseline is not None:
+        if key not in perf_baseline:
+            pytest.fail(f"--perf-baseline has no result for {key} "
+                        f"(it has: {', '.join(sorted(perf_baseline)) or 'none'})", pytrace=False)
+        breaches += baseline_breaches(result, perf_baseline[key], perf_baseline_ratio)
+    assert not breaches, f"performance below floor: {'; '.join(breaches)} [{summary}]"
