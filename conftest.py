@@ -6,4 +6,6 @@ pytest_plugins = [
     "fixtures.host",
     "fixtures.weights",
     "fixtures.service",
+    "fixtures.target_groups",
+    "fixtures.report",
 ]

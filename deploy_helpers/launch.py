@@ -8,8 +8,11 @@ from pathlib import Path
 
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.openai_client import Endpoint
+from deploy_helpers.report import facts
+from deploy_helpers.report.redact import redact_argv, redact_env
 from deploy_helpers.serve_plan import NodePlan, Target, build_plan
-from deploy_helpers.server_process import free_port, running_process
+from deploy_helpers.server_process import free_port, running_process, wait_until_serving
+from deploy_helpers.service_nodes import in_container, serving_nodes, watch_nodes
 
 
 def local_plan(target: Target, graph_mode: str | None = None, **kwargs) -> NodePlan:
@@ -33,6 +36,11 @@ def serve(
     env = dict(plan.env)
     if api_key:
         env["VLLM_API_KEY"] = api_key  # passed by environment so it never shows in an argv
+    facts.record(log_dir, facts.BRING_UP, {
+        "graph_mode": mode, "launcher": target.hardware.launcher, "base_url": base_url,
+        "argv": redact_argv(plan.argv), "env": redact_env(env), "log": log.name,
+        "engine": target.hardware.serve.engine, "started": facts.now_iso(),
+    }, target=target.id, append=True, source="launch")
     if target.hardware.launcher == "process":
         with running_process(
             plan.argv, env, log, base_url, plan.served_model_name,
@@ -40,5 +48,41 @@ def serve(
         ):
             yield endpoint
         return
+    if target.hardware.launcher == "container":
+        with in_container(target, plan, env, log) as alive:
+            wait_until_serving(
+                base_url, plan.served_model_name, target.hardware.serve.readiness_timeout_s,
+                alive=watch_nodes([("container", alive, log)]), log=log,
+            )
+            yield endpoint
+        return
     raise SuiteError(f"{target.hardware.name}: launcher '{target.hardware.launcher}' not wired")
+
+
+def cluster_plans(
+    target: Target, node_ips: list[str], graph_mode: str | None = None, **kwargs
+) -> list[NodePlan]:
+    """The plans of every node of a multi-node target, node 0 first (its port: the profile's)."""
+    nodes = target.hardware.nodes
+    if len(node_ips) != nodes:
+        raise SuiteError(
+            f"{target.id} runs on {nodes} nodes: pass --node-ip once per node, node 0 first "
+            f"(got {len(node_ips)})"
+        )
+    return build_plan(target, node_ips=node_ips, graph_mode=graph_mode, **kwargs)
+
+
+@contextmanager
+def serve_cluster(
+    target: Target, plans: list[NodePlan], log_dir: Path, api_key: str | None = None
+) -> Iterator[Endpoint]:
+    """Run every node's plan on its node over ssh; yield node 0's endpoint once all have joined."""
+    head = plans[0]
+    base_url = f"http://{head.address}:{head.port}"
+    mode = head.graph_mode or "default"
+    logs = [log_dir / f"server-{target.model.name}-{mode}-node{p.rank}.log" for p in plans]
+    endpoint = Endpoint(base_url, head.served_model_name, api_key=api_key, log_path=logs[0])
+    secrets = {"VLLM_API_KEY": api_key} if api_key else {}
+    with serving_nodes(target, plans, logs, secrets, base_url):
+        yield endpoint
 
