@@ -5,6 +5,7 @@ pytest_plugins = [
     "fixtures.run_dir",
     "fixtures.host",
     "fixtures.weights",
+    "fixtures.container",
     "fixtures.service",
     "fixtures.target_groups",
     "fixtures.report",

@@ -256,6 +256,10 @@ def build_plan(
             "head_ip": node_ips[0],
             "nic": nic or hw.host.nic or "",
             "python": python or sys.executable,
+            # for container profiles that bind-mount the engine: the venv, its base Python
+            "venv": str(Path(python).parent.parent) if python else sys.prefix,
+            "python_home": sys.base_prefix,
+            "repo": str(REPO_ROOT),
         }
         flags = serve_flags(target, mode, role)
         command = [fill(part, ctx) for part in hw.serve.command]

@@ -77,6 +77,9 @@ class ServeSpec(Strict):
     env: dict[str, str] = {}
     port: int = 8000
     readiness_timeout_s: float = 600.0
+    worker_join_log: str | None = Field(
+        None, description="regex a worker node's log shows once it joined node 0 (multi-node)"
+    )
 
 
 class HostRules(Strict):

@@ -1,0 +1,133 @@
+"""Run a serve argv on another node over ssh, and stop it there for sure.
+
+The argv stays a list until the ssh boundary, where `shlex.join` quotes it once for the
+remote shell. The remote command becomes the leader of its own session (sshd starts
+it that way and the wrapper `exec`s), so its process group id is its pid: the wrapper
+prints that id first, and teardown signals the whole group on the node (vLLM's engine
+processes included), then closes the local ssh client. Environment values are sent on
+stdin, never in an argv, so secrets do not show in the remote `ps`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy_helpers.errors import SuiteError
+
+SSH_CONFIG_ENV = "SUITE_SSH_CONFIG"  # an ssh_config file (the testbed writes one)
+PGID_LINE = re.compile(rb"^remote-pgid (\d+)$", re.MULTILINE)
+
+# Reads KEY=VALUE lines from stdin up to an empty line, exports them, reports its process
+# group and becomes the serve command.
+WRAPPER = (
+    'while IFS= read -r kv && [ -n "$kv" ]; do export "$kv"; done; '
+    'echo "remote-pgid $$"; exec "$@" </dev/null'
+)
+
+
+def ssh_argv(host: str, config: str | None = None) -> list[str]:
+    """The ssh client argv for `host`: batch mode, the suite's ssh_config when one is set."""
+    config = config or os.environ.get(SSH_CONFIG_ENV)
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    if config:
+        argv += ["-F", config]
+    return [*argv, host]
+
+
+def remote_command(argv: list[str]) -> str:
+    """The one string the remote shell runs: the wrapper, then `argv`, quoted once."""
+    return "exec " + shlex.join(["sh", "-c", WRAPPER, "sh", *argv])
+
+
+def run(host: str, argv: list[str], timeout_s: float = 30) -> subprocess.CompletedProcess:
+    """Run a short command on `host` and return its result (text output)."""
+    return subprocess.run(
+        [*ssh_argv(host), remote_command(argv)], input="\n", capture_output=True,
+        text=True, timeout=timeout_s, check=False,
+    )
+
+
+@dataclass
+class RemoteProcess:
+    """A command running on `host` through the local ssh client `client`."""
+
+    host: str
+    client: subprocess.Popen
+    log: Path
+
+    def alive(self) -> bool:
+        """True while the remote command runs (ssh exits when it does)."""
+        return self.client.poll() is None
+
+    def pgid(self, wait_s: float = 0.0) -> int | None:
+        """The remote process group id the wrapper reported, waiting up to `wait_s`."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            found = PGID_LINE.search(self.log.read_bytes()) if self.log.exists() else None
+            if found or time.monotonic() >= deadline:
+                return int(found.group(1)) if found else None
+            time.sleep(0.2)
+
+
+def signal_group(host: str, pgid: int, signal_name: str) -> bool:
+    """Send `signal_name` to process group `pgid` on `host`; False if it no longer exists."""
+    done = run(host, ["kill", "-s", signal_name, "--", f"-{pgid}"], timeout_s=20)
+    return done.returncode == 0
+
+
+def group_alive(host: str, pgid: int) -> bool:
+    """True while any process of group `pgid` exists on `host`."""
+    return run(host, ["kill", "-s", "0", "--", f"-{pgid}"], timeout_s=20).returncode == 0
+
+
+def stop(process: RemoteProcess, grace_s: float = 20.0) -> None:
+    """SIGTERM the remote group, wait `grace_s`, SIGKILL what is left, close the client."""
+    pgid = process.pgid(wait_s=2.0)
+    if pgid is not None and signal_group(process.host, pgid, "TERM"):
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and group_alive(process.host, pgid):
+            time.sleep(0.5)
+        signal_group(process.host, pgid, "KILL")
+    if process.client.poll() is None:
+        process.client.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            process.client.wait(timeout=10)
+    if process.client.poll() is None:
+        process.client.kill()
+    process.client.wait()
+
+
+@contextmanager
+def running_remote(
+    host: str, argv: list[str], env: dict[str, str], log: Path
+) -> Iterator[RemoteProcess]:
+    """Start `argv` with `env` on `host`, its output in `log`; always stop it on the node."""
+    for key, value in env.items():
+        if "\n" in key or "\n" in value or "=" in key:
+            raise SuiteError(f"environment variable {key!r} cannot be sent to {host}")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        client = subprocess.Popen(
+            [*ssh_argv(host), remote_command(argv)],
+            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    process = RemoteProcess(host, client, log)
+    try:
+        lines = "".join(f"{key}={value}\n" for key, value in env.items()) + "\n"
+        with suppress(BrokenPipeError):
+            client.stdin.write(lines.encode())
+            client.stdin.close()
+        if process.pgid(wait_s=15.0) is None:
+            raise SuiteError(f"{host}: the serve command did not start over ssh; see {log}")
+        yield process
+    finally:
+        stop(process)

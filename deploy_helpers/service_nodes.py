@@ -1,0 +1,98 @@
+"""The service stage beyond one local process: a serve argv in a container, or on every node.
+
+Readiness is node 0's `/health` and `/v1/models`; on a multi-node deployment every other
+node must also show in its own log that it joined (the profile's `worker_join_log`).
+While waiting, every node is watched: one that exits, or whose log shows a fatal line
+of `catalog/log_rules.yaml`, fails the bring-up at once with the guides' remedy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from deploy_helpers import containers, remote
+from deploy_helpers.errors import SuiteError
+from deploy_helpers.log_rules import explain_failure
+from deploy_helpers.serve_plan import NodePlan, Target
+from deploy_helpers.server_process import ServerStartError, tail, wait_until_serving
+from deploy_helpers.signals import sigterm_raises_interrupt
+
+WatchedNode = tuple[str, Callable[[], bool], Path]  # name, alive(), log
+
+
+def watch_nodes(nodes: list[WatchedNode]) -> Callable[[], bool]:
+    """An `alive()` for `wait_until_serving` that raises on a node's exit or fatal log line."""
+
+    def check() -> bool:
+        for name, alive, log in nodes:
+            last = tail(log, 60)
+            remedy = explain_failure(last)
+            if remedy:
+                raise ServerStartError(
+                    f"{name}: fatal line in {log}\nremedy: {remedy}\nlast lines:\n{tail(log)}"
+                )
+            if not alive():
+                raise ServerStartError(
+                    f"{name} exited before serving; log {log}, last lines:\n{tail(log)}"
+                )
+        return True
+
+    return check
+
+
+@contextmanager
+def in_container(
+    target: Target, plan: NodePlan, env: dict[str, str], log: Path
+) -> Iterator[Callable[[], bool]]:
+    """Run the plan's serve argv in its container; yield the container's `alive()`."""
+    spec, profile = plan.container, target.hardware
+    if spec is None or profile.container is None:
+        raise SuiteError(f"{profile.name}: launcher 'container' but the profile has no container")
+    prepared = containers.prepare(spec.image, profile.container.image_tarball, profile.name)
+    argv = [*profile.container.command, *plan.argv]
+    with containers.running_container(prepared, spec, argv, env, log) as container:
+        yield lambda: containers.is_running(container)
+
+
+def wait_for_join(target: Target, node: str, log: Path, watch: Callable[[], bool]) -> None:
+    """Wait until `log` shows the profile's `worker_join_log` (fail fast via `watch`)."""
+    pattern = target.hardware.serve.worker_join_log
+    if pattern is None:
+        return
+    deadline = time.monotonic() + target.hardware.serve.readiness_timeout_s
+    while time.monotonic() < deadline:
+        watch()
+        if log.exists() and re.search(pattern, log.read_text(errors="replace")):
+            return
+        time.sleep(1.0)
+    raise ServerStartError(f"{node} never logged joining ({pattern!r}); log {log}:\n{tail(log)}")
+
+
+@contextmanager
+def serving_nodes(
+    target: Target, plans: list[NodePlan], logs: list[Path], secrets: dict[str, str],
+    base_url: str,
+) -> Iterator[None]:
+    """Start every node's plan over ssh (node 0 first); return once all serve; stop them all."""
+    if target.hardware.launcher != "process":
+        raise SuiteError(f"{target.hardware.name}: multi-node launcher "
+                         f"'{target.hardware.launcher}' over ssh is not wired yet")
+    with sigterm_raises_interrupt(), ExitStack() as stack:
+        nodes: list[WatchedNode] = []
+        for plan, log in zip(plans, logs, strict=True):
+            proc = stack.enter_context(
+                remote.running_remote(plan.address, plan.argv, {**plan.env, **secrets}, log)
+            )
+            nodes.append((f"node {plan.rank} ({plan.address})", proc.alive, log))
+        watch = watch_nodes(nodes)
+        wait_until_serving(
+            base_url, plans[0].served_model_name, target.hardware.serve.readiness_timeout_s,
+            alive=watch, log=logs[0],
+        )
+        for name, _, log in nodes[1:]:
+            wait_for_join(target, name, log, watch)
+        yield

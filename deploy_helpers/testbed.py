@@ -1,0 +1,204 @@
+"""A multi-node testbed on one machine: network namespaces with their own address and sshd.
+
+Each node is a network namespace `<name>-n<i>` holding one end of a veth pair (named
+`nic` inside, e.g. `tb0`) with address `<subnet>.<i+1>/24`; the other ends join a bridge
+`<name>-br` holding `<subnet>.254`, so this namespace reaches every node and the nodes
+reach each other. Each node runs its own sshd (own config, host key and authorized key,
+all in a temp dir) on its address. The nodes share this machine's file system, so the
+repo's venv and weights are where the serve plans expect them on every node.
+
+`testbed()` always deletes what it made — sshd processes, anything else still running in
+the namespaces, the namespaces, veths and bridge, the temp dir — on success, error,
+Ctrl-C and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy_helpers.errors import SuiteError
+from deploy_helpers.signals import sigterm_raises_interrupt
+
+SSHD = "/usr/sbin/sshd"
+NIC = "tb0"  # the interface name inside every node: the profile's host.nic
+
+
+@dataclass(frozen=True)
+class Testbed:
+    """Running testbed nodes: their addresses, namespaces and the ssh_config that reaches them."""
+
+    name: str
+    addresses: list[str]
+    namespaces: list[str]
+    nic: str
+    ssh_config: Path
+
+
+def _ip(*args: str) -> None:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SuiteError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+
+
+def _quiet_ip(*args: str) -> None:
+    subprocess.run(["ip", *args], capture_output=True, check=False)
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)],
+        check=True, capture_output=True,
+    )
+
+
+def _sshd_config(work: Path, address: str, index: int) -> Path:
+    config = work / f"sshd-{index}.conf"
+    config.write_text(
+        f"ListenAddress {address}\n"
+        "Port 22\n"
+        f"HostKey {work / 'host_key'}\n"
+        f"AuthorizedKeysFile {work / 'authorized_keys'}\n"
+        f"PidFile {work / f'sshd-{index}.pid'}\n"
+        "PermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\n"
+        "UsePAM no\n"
+        "StrictModes no\n"
+        "X11Forwarding no\n"
+        "AllowTcpForwarding no\n"
+        "PrintMotd no\n"
+        "LogLevel VERBOSE\n"
+    )
+    return config
+
+
+def _wait_for_port(address: str, port: int, proc: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SuiteError(f"sshd on {address} exited with code {proc.returncode}")
+        with socket.socket() as sock, suppress(OSError):
+            sock.settimeout(1.0)
+            sock.connect((address, port))
+            return
+        time.sleep(0.2)
+    raise SuiteError(f"sshd on {address}:{port} not listening after {timeout_s:.0f} s")
+
+
+def namespace_pids(namespace: str) -> list[int]:
+    """Pids of the processes running in network namespace `namespace`."""
+    done = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
+                          check=False)
+    return [int(pid) for pid in done.stdout.split()]
+
+
+def _kill_namespace(namespace: str) -> None:
+    """SIGTERM every process in the namespace, then SIGKILL what is left after 10 s."""
+    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        for pid in namespace_pids(namespace):
+            with suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait_s
+        while namespace_pids(namespace) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def existing(name: str) -> list[str]:
+    """Namespaces and links of testbed `name` that exist right now (empty when clean)."""
+    found = []
+    done = subprocess.run(["ip", "-o", "netns", "list"], capture_output=True, text=True,
+                          check=False)
+    found += [line.split()[0] for line in done.stdout.splitlines()
+              if line.split()[0].startswith(f"{name}-")]
+    done = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                          check=False)
+    for line in done.stdout.splitlines():
+        link = line.split(":")[1].strip().split("@")[0]
+        if link.startswith(f"{name}-"):
+            found.append(link)
+    return found
+
+
+@contextmanager
+def testbed(
+    nodes: int = 2, name: str = "llmtb", subnet: str = "10.241.0", nic: str = NIC
+) -> Iterator[Testbed]:
+    """Create `nodes` namespace hosts with sshd on `<subnet>.1..N`; always delete them."""
+    if shutil.which("ip") is None or not Path(SSHD).exists():
+        raise SuiteError("the testbed needs iproute2 and openssh-server (./setup.sh installs them)")
+    if len(f"{name}-br") > 15:
+        raise SuiteError(f"testbed name '{name}' too long for interface names (max 12)")
+    leftovers = existing(name)
+    if leftovers:
+        raise SuiteError(f"testbed '{name}' already exists ({', '.join(leftovers)}): "
+                         f"delete it (ip netns del / ip link del) or use another name")
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    bridge = f"{name}-br"
+    namespaces = [f"{name}-n{i}" for i in range(nodes)]
+    addresses = [f"{subnet}.{i + 1}" for i in range(nodes)]
+    with ExitStack() as undo, sigterm_raises_interrupt():
+        undo.callback(shutil.rmtree, work, ignore_errors=True)
+        undo.callback(_quiet_ip, "link", "del", bridge)
+        _ip("link", "add", bridge, "type", "bridge")
+        _ip("addr", "add", f"{subnet}.254/24", "dev", bridge)
+        _ip("link", "set", bridge, "up")
+        for i, (namespace, address) in enumerate(zip(namespaces, addresses, strict=True)):
+            undo.callback(_quiet_ip, "netns", "del", namespace)
+            undo.callback(_kill_namespace, namespace)
+            _ip("netns", "add", namespace)
+            host_end = f"{name}-h{i}"
+            undo.callback(_quiet_ip, "link", "del", host_end)
+            _ip("link", "add", host_end, "type", "veth", "peer", "name", nic, "netns", namespace)
+            _ip("link", "set", host_end, "master", bridge, "up")
+            _ip("-n", namespace, "addr", "add", f"{address}/24", "dev", nic)
+            _ip("-n", namespace, "link", "set", nic, "up")
+            _ip("-n", namespace, "link", "set", "lo", "up")
+        _keygen(work / "host_key")
+        _keygen(work / "client_key")
+        shutil.copy(work / "client_key.pub", work / "authorized_keys")
+        host_key = (work / "host_key.pub").read_text().split()[:2]
+        (work / "known_hosts").write_text(
+            "".join(f"{address} {' '.join(host_key)}\n" for address in addresses)
+        )
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+        for i, (namespace, address) in enumerate(zip(namespaces, addresses, strict=True)):
+            config = _sshd_config(work, address, i)
+            log = (work / f"sshd-{i}.log").open("wb")
+            undo.callback(log.close)
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", namespace, SSHD, "-D", "-e", "-f", str(config)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+            undo.callback(_stop, proc)
+            _wait_for_port(address, 22, proc, timeout_s=15)
+        ssh_config = work / "ssh_config"
+        ssh_config.write_text(
+            f"Host {' '.join(addresses)}\n"
+            "  User root\n"
+            f"  IdentityFile {work / 'client_key'}\n"
+            "  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {work / 'known_hosts'}\n"
+            "  StrictHostKeyChecking yes\n"
+            "  LogLevel ERROR\n"
+        )
+        yield Testbed(name, addresses, namespaces, nic, ssh_config)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
