@@ -7,6 +7,7 @@ pytest_plugins = [
     "fixtures.weights",
     "fixtures.container",
     "fixtures.service",
+    "fixtures.graph_modes",
     "fixtures.target_groups",
     "fixtures.report",
 ]

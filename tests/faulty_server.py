@@ -23,11 +23,16 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from deploy_helpers.chat_template import render_chat as render_template
+from tests import faulty_features as ff
+from tests.faulty_features import FEATURE_DEFECTS
 
 SERVED_NAME = "smollm2-135m"
 MAX_MODEL_LEN = 2048
@@ -97,6 +102,8 @@ class Model:
 
 MODEL = Model()
 STATE: dict[str, Any] = {"defect": None}
+# --served-model-name, --model's chat template (None: the built-in ChatML), --enforce-eager
+CONFIG: dict[str, Any] = {"name": SERVED_NAME, "template": None, "eager": True}
 app = FastAPI()
 DELAY_S = float(os.environ.get("FAULTY_SERVER_DELAY_S", "0"))  # per generation request
 
@@ -114,8 +121,15 @@ def defect(name: str) -> bool:
     return STATE["defect"] == name
 
 
-def render_chat(messages: list[dict[str, Any]]) -> str:
-    """ChatML rendering with a default system prompt."""
+def render_chat(messages: list[dict[str, Any]], body: dict[str, Any] | None = None) -> str:
+    """The prompt of a chat: the --model chat template if any, else ChatML with a system."""
+    if CONFIG["template"] is not None:
+        body = body or {}
+        kwargs = {} if defect("ignores_thinking_switch") else body.get("chat_template_kwargs")
+        if defect("wrong_template"):
+            messages = [{"role": "system", "content": "You are Qwen."}, *messages]
+        return render_template(CONFIG["template"], messages, tools=body.get("tools") or None,
+                               template_kwargs=kwargs)
     if not messages or messages[0]["role"] != "system":
         messages = [{"role": "system", "content": SYSTEM}, *messages]
     body = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
@@ -126,6 +140,10 @@ def generate(prompt: str, body: dict[str, Any]) -> tuple[list[str], str]:
     """Word pieces and finish_reason for a request, with defects applied."""
     max_tokens = int(body.get("max_tokens") or 16)
     pieces = MODEL.continuation(prompt, wrong=defect("wrong_answer"))
+    if (rng := ff.sampling_rng(body, STATE["defect"])) is not None:
+        pieces = [" " + rng.choice(STORY) for _ in range(24)]
+    if defect("graph_diverges") and not CONFIG["eager"] and len(pieces) > 2:
+        pieces = [*pieces[:2], " lighthouse", *pieces[3:]]
     if body.get("ignore_eos"):
         pieces = list(itertools.islice(itertools.cycle(pieces), max_tokens + 8))
     if defect("nondeterministic"):
@@ -166,9 +184,10 @@ def error(status: int, message: str) -> JSONResponse:
 async def control(request: Request) -> dict[str, Any]:
     """Switch the active defect (null = clean)."""
     name = (await request.json()).get("defect")
-    if name is not None and name not in DEFECTS:
-        return error(400, f"unknown defect {name}; known: {sorted(DEFECTS)}")
+    if name is not None and name not in DEFECTS and name not in FEATURE_DEFECTS:
+        return error(400, f"unknown defect {name}; known: {sorted(DEFECTS | FEATURE_DEFECTS)}")
     STATE["defect"] = name
+    ff.STORM.update(cancelled=0, in_flight=0)
     return {"defect": name}
 
 
@@ -187,7 +206,7 @@ async def version() -> dict[str, str]:
 @app.get("/v1/models")
 async def models() -> dict[str, Any]:
     """The served model and its context length."""
-    name = "other-model" if defect("wrong_served_name") else SERVED_NAME
+    name = "other-model" if defect("wrong_served_name") else CONFIG["name"]
     max_len = 4096 if defect("wrong_max_model_len") else MAX_MODEL_LEN
     return {"object": "list", "data": [
         {"id": name, "object": "model", "owned_by": "faulty", "max_model_len": max_len}
@@ -198,7 +217,7 @@ async def models() -> dict[str, Any]:
 async def tokenize(request: Request) -> dict[str, Any]:
     """Token ids of a prompt or of a rendered chat."""
     body = await request.json()
-    text = render_chat(body["messages"]) if "messages" in body else body["prompt"]
+    text = render_chat(body["messages"], body) if "messages" in body else body["prompt"]
     ids = MODEL.tokenize(text)
     return {"count": len(ids), "max_model_len": MAX_MODEL_LEN, "tokens": ids}
 
@@ -210,8 +229,39 @@ async def detokenize(request: Request) -> dict[str, Any]:
 
 
 def _check_model(body: dict[str, Any]) -> JSONResponse | None:
-    if body.get("model") != SERVED_NAME:
-        return error(404, f"The model `{body.get('model')}` does not exist.")
+    if body.get("model") != CONFIG["name"]:
+        status = 400 if defect("unknown_model_400") else 404
+        return error(status, f"The model `{body.get('model')}` does not exist.")
+    return None
+
+
+async def _read_body(request: Request) -> tuple[dict[str, Any] | None, JSONResponse | None]:
+    """The JSON body, or vLLM's 400 for malformed JSON."""
+    try:
+        return await request.json(), None
+    except ValueError:
+        if defect("malformed_500"):
+            return None, error(500, "Internal Server Error")
+        return None, error(400, "JSON decode error")
+
+
+def _request_error(body: dict[str, Any], prompt: str, chat: bool) -> JSONResponse | None:
+    """vLLM's 4xx for a bad request (unknown model, too long, too many logprobs, ...)."""
+    if (bad := _check_model(body)) is not None:
+        return bad
+    active = STATE["defect"]
+    if chat and (message := ff.tool_choice_error(body, active) or
+                 ff.switch_type_error(body, active)):
+        return error(400, message)
+    count = len(MODEL.tokenize(prompt))
+    if count > MAX_MODEL_LEN:
+        if defect("too_long_500"):
+            return error(500, "Internal Server Error")
+        return error(400, ff.too_long_message(count, MAX_MODEL_LEN))
+    if (message := ff.logprobs_error(body, chat, active)) is not None:
+        return error(400, message)
+    if body.get("seed") is not None and defect("dies_on_seed"):
+        os._exit(3)
     return None
 
 
@@ -231,14 +281,26 @@ def _stream_pieces(pieces: list[str]) -> list[str]:
 @app.post("/v1/completions")
 async def completions(request: Request) -> Any:
     """Text completions, streamed or not."""
-    body = await request.json()
-    if (bad := _check_model(body)) is not None:
+    body, bad = await _read_body(request)
+    if bad is not None or (bad := _request_error(body, str(body.get("prompt", "")), False)):
         return bad
     prompt = body["prompt"]
+    if body.get("stream") and defect("wedged_after_cancel"):
+        ff.STORM["cancelled"] += 1
+    elif defect("wedged_after_cancel"):
+        await asyncio.sleep(min(0.25 * ff.STORM["cancelled"], 10.0))
+    ff.STORM["in_flight"] += 1
+    try:
+        if defect("rejects_concurrency"):
+            await asyncio.sleep(0.3)
+            if ff.STORM["in_flight"] > 4:
+                return error(503, "Service Unavailable: too many requests in flight")
+    finally:
+        ff.STORM["in_flight"] -= 1
     pieces, finish = generate(prompt, body)
     use = usage(len(MODEL.tokenize(prompt)), len(pieces))
     base = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion",
-            "created": int(time.time()), "model": SERVED_NAME}
+            "created": int(time.time()), "model": CONFIG["name"]}
     if not body.get("stream"):
         return {**base, "choices": [{"index": 0, "text": "".join(pieces),
                                      "finish_reason": finish, "logprobs": None}], "usage": use}
@@ -260,29 +322,85 @@ def _closing(base: dict, empty: dict, finish: str, use: dict, body: dict) -> lis
     return final
 
 
+def _chat_turn(body: dict[str, Any], prompt: str) -> tuple[list[str], list[str], list, str]:
+    """(reasoning pieces, content pieces, tool calls, finish_reason) of a chat request."""
+    messages, active = body["messages"], STATE["defect"]
+    last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    tools = body.get("tools") or []
+    if (answer := ff.tool_result_answer(messages, active)) is not None:
+        return [], re.findall(r"\s*\S+", answer), [], "stop"
+    calls = ff.planned_calls(last_user, tools, body.get("tool_choice", "auto"), active) \
+        if tools else []
+    if calls:
+        forced = isinstance(body.get("tool_choice"), dict)
+        finish = "stop" if forced or defect("finish_stop_on_tool_call") else "tool_calls"
+        return [], [], ff.encode_calls(calls, active), finish
+    thinking = CONFIG["template"] is not None and not prompt.endswith("</think>\n\n")
+    if not thinking:
+        pieces, finish = generate(last_user, body)
+        return [], pieces, [], finish
+    answer_pieces, _ = generate(last_user, {**body, "max_tokens": 10_000})
+    raw = ff.thought_pieces(answer_pieces)
+    max_tokens = int(body.get("max_tokens") or 16)
+    finish = "length" if len(raw) > max_tokens else "stop"
+    reasoning, content = ff.split_thought(raw[:max_tokens], True, active)
+    return reasoning, content, [], finish
+
+
+def _logprobs(pieces: list[str]) -> dict[str, Any]:
+    return {"content": [{"token": p, "logprob": 0.0, "bytes": None, "top_logprobs": []}
+                        for p in pieces]}
+
+
+def _call_deltas(base: dict, calls: list[dict]) -> list[dict]:
+    """Stream events of tool calls: name first, then argument fragments."""
+    events = []
+    for index, call in enumerate(calls):
+        head = {"index": index, "id": call["id"], "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""}}
+        events.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]},
+                                            "finish_reason": None}]})
+        args = call["function"]["arguments"]
+        fragments = [args[i:i + 6] for i in range(0, len(args), 6)]
+        if defect("stream_drops_arg_fragment") and len(fragments) > 2:
+            fragments.pop(1)
+        events += [{**base, "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": index, "function": {"arguments": f}}]}, "finish_reason": None}]}
+            for f in fragments]
+    return events
+
+
 @app.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Any:
-    """Chat completions, streamed or not."""
-    body = await request.json()
-    if (bad := _check_model(body)) is not None:
+    """Chat completions, streamed or not, with reasoning and tool calls."""
+    body, bad = await _read_body(request)
+    if bad is not None:
         return bad
-    prompt = render_chat(body["messages"])
-    last_user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
-    pieces, finish = generate(last_user, body)
-    use = usage(len(MODEL.tokenize(prompt)), len(pieces))
+    prompt = render_chat(body.get("messages") or [], body)
+    if (bad := _request_error(body, prompt, True)) is not None:
+        return bad
+    reasoning, pieces, calls, finish = _chat_turn(body, prompt)
+    use = usage(len(MODEL.tokenize(prompt)), len(reasoning) + len(pieces) + len(calls))
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
-            "created": int(time.time()), "model": SERVED_NAME}
+            "created": int(time.time()), "model": CONFIG["name"]}
+    content = "".join(pieces).lstrip()
+    thought = "".join(reasoning).strip() or None
     if not body.get("stream"):
-        message = {"role": "assistant", "content": "".join(pieces).lstrip()}
-        return {**base, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": use}
+        message = {"role": "assistant", "content": content if content or not calls else None,
+                   "reasoning": thought}
+        if calls:
+            message["tool_calls"] = calls
+        choice = {"index": 0, "message": message, "finish_reason": finish,
+                  "logprobs": _logprobs(pieces) if body.get("logprobs") else None}
+        return {**base, "choices": [choice], "usage": use}
     base["object"] = "chat.completion.chunk"
-    text = "".join(pieces).lstrip()
-    chunks = re.findall(r"\s*\S+", text)
     events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                     "finish_reason": None}]}]
+    events += [{**base, "choices": [{"index": 0, "delta": {"reasoning": r},
+                                     "finish_reason": None}]} for r in reasoning]
     events += [{**base, "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": None}]}
-               for c in _stream_pieces(chunks)]
+               for c in _stream_pieces(re.findall(r"\s*\S+", content))]
+    events += _call_deltas(base, calls)
     events += _closing(base, {"delta": {}}, finish, use, body)
     return StreamingResponse(_sse(events), media_type="text/event-stream")
 
@@ -292,11 +410,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--defect", choices=sorted(DEFECTS), default=None)
+    parser.add_argument("--defect", choices=sorted(DEFECTS | FEATURE_DEFECTS),
+                        default=os.environ.get("FAULTY_SERVER_DEFECT"))
+    parser.add_argument("--served-model-name", default=SERVED_NAME)
+    parser.add_argument("--model", default=None, help="weights dir; its chat_template.jinja "
+                        "replaces the built-in ChatML")
+    parser.add_argument("--enforce-eager", action="store_true")
     args, _vllm_flags = parser.parse_known_args()
     if os.environ.get("FAULTY_SERVER_EXIT_AT_START"):
         sys.exit("faulty server: refusing to start (FAULTY_SERVER_EXIT_AT_START)")
     STATE["defect"] = args.defect
+    template = Path(args.model or "") / "chat_template.jinja"
+    CONFIG.update(name=args.served_model_name, eager=args.enforce_eager,
+                  template=template.read_text() if args.model and template.is_file() else None)
+    eager = args.enforce_eager or args.defect == "graph_mode_ignored"
+    # the log lines vLLM 0.32 CPU prints in each mode (the graph-mode suite looks for them)
+    print("WARNING [vllm.py] Enforce eager set, disabling torch.compile" if eager else
+          "INFO [cpu_model_runner.py] Warming up model for the compilation...", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
