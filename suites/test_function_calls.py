@@ -39,7 +39,7 @@ TOOL_RESULT = {"city": "Paris", "temperature_c": 17, "condition": "light rain"}
 MAX_TOKENS = 256
 
 
-def request(target: Target, service: Endpoint, case: ToolCase, **kwargs: Any) -> dict:
+def tool_request(target: Target, service: Endpoint, case: ToolCase, **kwargs: Any) -> dict:
     """Arguments of a greedy chat request for `case` with its tools, thinking off."""
     extra = thinking_switch(target.model.chat.thinking, False)
     return {"model": service.served_model_name, "temperature": 0, "max_tokens": MAX_TOKENS,
@@ -110,14 +110,14 @@ STREAM = pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"
 @STREAM
 def test_tool_choice_auto(client: openai.OpenAI, service: Endpoint, target: Target,
                           stream: bool) -> None:
-    args = request(target, service, WEATHER, tool_choice="auto")
+    args = tool_request(target, service, WEATHER, tool_choice="auto")
     check_due_call(client, args, WEATHER, stream, ("tool_calls",))
 
 
 @STREAM
 def test_tool_choice_required(client: openai.OpenAI, service: Endpoint, target: Target,
                               stream: bool) -> None:
-    args = request(target, service, WEATHER, tool_choice="required")
+    args = tool_request(target, service, WEATHER, tool_choice="required")
     check_due_call(client, args, WEATHER, stream, ("tool_calls",))
 
 
@@ -125,14 +125,14 @@ def test_tool_choice_required(client: openai.OpenAI, service: Endpoint, target: 
 def test_tool_choice_named(client: openai.OpenAI, service: Endpoint, target: Target,
                            stream: bool) -> None:
     # OpenAI ends a forced (named) call with "stop"; vLLM may say "tool_calls": both are fine
-    args = request(target, service, WEATHER, tool_choice=NAMED)
+    args = tool_request(target, service, WEATHER, tool_choice=NAMED)
     check_due_call(client, args, WEATHER, stream, ("tool_calls", "stop"))
 
 
 @STREAM
 def test_tool_choice_none(client: openai.OpenAI, service: Endpoint, target: Target,
                           stream: bool) -> None:
-    args = request(target, service, WEATHER, tool_choice="none")
+    args = tool_request(target, service, WEATHER, tool_choice="none")
     calls, finish, content = answer(client, args, stream)
     assert not calls, f"tool_choice 'none' still called {shown(calls)}"
     assert finish != "tool_calls", "tool_choice 'none': finish_reason 'tool_calls'"
@@ -141,7 +141,7 @@ def test_tool_choice_none(client: openai.OpenAI, service: Endpoint, target: Targ
 
 def test_parallel_calls_for_two_cities(client: openai.OpenAI, service: Endpoint,
                                        target: Target) -> None:
-    args = request(target, service, TWO_CITIES, tool_choice="auto")
+    args = tool_request(target, service, TWO_CITIES, tool_choice="auto")
     calls, finish, _ = answer(client, args, stream=False)
     problems = call_problems(TWO_CITIES, calls, TOOLS)
     assert not problems, "two cities, two calls due: " + "; ".join(problems)
@@ -157,7 +157,7 @@ def test_tool_result_is_used(client: openai.OpenAI, service: Endpoint, target: T
         {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": call["id"], "content": json.dumps(TOOL_RESULT)},
     ]
-    args = request(target, service, WEATHER, messages=messages)
+    args = tool_request(target, service, WEATHER, messages=messages)
     calls, _, content = answer(client, args, stream=False)
     value = str(TOOL_RESULT["temperature_c"])
     assert value in content, (
@@ -168,7 +168,7 @@ def test_tool_result_is_used(client: openai.OpenAI, service: Endpoint, target: T
 
 def test_unrelated_question_gets_no_call(client: openai.OpenAI, service: Endpoint,
                                          target: Target) -> None:
-    args = request(target, service, UNRELATED, tool_choice="auto")
+    args = tool_request(target, service, UNRELATED, tool_choice="auto")
     calls, finish, content = answer(client, args, stream=False)
     assert not calls, f"{UNRELATED.question!r} fits no tool, yet the model called {shown(calls)}"
     assert content.strip(), f"no call and no content (finish_reason {finish!r})"
@@ -203,7 +203,7 @@ def test_tool_call_pass_rate(client: openai.OpenAI, service: Endpoint, target: T
     failures = []
     cases = load_cases(DATA, category)
     for case in cases:
-        calls, _, _ = answer(client, request(target, service, case, tool_choice="auto"), False)
+        calls, _, _ = answer(client, tool_request(target, service, case, tool_choice="auto"), False)
         problems = call_problems(case, calls, TOOLS)
         if problems:
             failures.append(f"  {case.id}: " + "; ".join(problems))
