@@ -10,4 +10,5 @@ pytest_plugins = [
     "fixtures.graph_modes",
     "fixtures.target_groups",
     "fixtures.report",
+    "fixtures.perf",
 ]

@@ -184,6 +184,11 @@ class PerfFloor(Strict):
     max_tpot_p99_ms: float | None = None
     source: str = ""
 
+    @property
+    def id(self) -> str:
+        """Test id of the shape."""
+        return self.name
+
 
 class KnownIssue(Strict):
     """A catalog-declared limitation: a strict xfail or a waiver with an expiry.
