@@ -50,6 +50,23 @@ def _ip(*args: str) -> None:
         raise SuiteError(f"ip {' '.join(args)}: {done.stderr.strip()}")
 
 
+def _allow_bridged_traffic(bridge: str, undo: ExitStack) -> None:
+    """Let node-to-node traffic cross `bridge` whatever the host's FORWARD policy.
+
+    With br_netfilter loaded (dockerd loads it) bridged packets traverse iptables' FORWARD
+    chain, whose policy Docker sets to DROP; one rule scoped to this bridge, removed at
+    teardown, lets them through.
+    """
+    if shutil.which("iptables") is None:
+        return
+    rule = ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+    done = subprocess.run(["iptables", "-I", *rule], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise SuiteError(f"iptables -I {' '.join(rule)}: {done.stderr.strip()}")
+    undo.callback(subprocess.run, ["iptables", "-D", *rule], capture_output=True, check=False)
+
+
 def _quiet_ip(*args: str) -> None:
     subprocess.run(["ip", *args], capture_output=True, check=False)
 
@@ -114,7 +131,7 @@ def _kill_namespace(namespace: str) -> None:
 
 
 def existing(name: str) -> list[str]:
-    """Namespaces and links of testbed `name` that exist right now (empty when clean)."""
+    """Namespaces, links and FORWARD rules of testbed `name` that exist now (empty: clean)."""
     found = []
     done = subprocess.run(["ip", "-o", "netns", "list"], capture_output=True, text=True,
                           check=False)
@@ -126,6 +143,10 @@ def existing(name: str) -> list[str]:
         link = line.split(":")[1].strip().split("@")[0]
         if link.startswith(f"{name}-"):
             found.append(link)
+    if shutil.which("iptables"):
+        done = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True,
+                              check=False)
+        found += [line for line in done.stdout.splitlines() if f"-i {name}-br " in line]
     return found
 
 
@@ -150,6 +171,7 @@ def testbed(
         undo.callback(shutil.rmtree, work, ignore_errors=True)
         undo.callback(_quiet_ip, "link", "del", bridge)
         _ip("link", "add", bridge, "type", "bridge")
+        _allow_bridged_traffic(bridge, undo)
         _ip("addr", "add", f"{subnet}.254/24", "dev", bridge)
         _ip("link", "set", bridge, "up")
         for i, (namespace, address) in enumerate(zip(namespaces, addresses, strict=True)):

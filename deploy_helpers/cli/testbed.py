@@ -1,0 +1,51 @@
+"""`testbed run -- COMMAND...`: run a command against namespace hosts that exist only meanwhile."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from contextlib import suppress
+
+from deploy_helpers.errors import SuiteError
+from deploy_helpers.remote import SSH_CONFIG_ENV
+from deploy_helpers.testbed import NIC, testbed
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `testbed` command group."""
+    parser = subparsers.add_parser("testbed", help="multi-node testbed of network namespaces")
+    actions = parser.add_subparsers(dest="action", required=True)
+    run = actions.add_parser(
+        "run", help="create the hosts, run COMMAND with SUITE_SSH_CONFIG set, delete the hosts"
+    )
+    run.add_argument("--nodes", type=int, default=2)
+    run.add_argument("--name", default="llmtb", help="prefix of namespaces and links")
+    run.add_argument("--subnet", default="10.241.0", help="first three octets of the /24")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
+    run.set_defaults(run=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the command inside a testbed's lifetime; its exit code is ours."""
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise SuiteError("testbed run needs a command after --")
+    with testbed(args.nodes, args.name, args.subnet, NIC) as bed:
+        print(f"testbed {bed.name}: nodes {' '.join(bed.addresses)} (nic {bed.nic}), "
+              f"ssh config {bed.ssh_config}", file=sys.stderr, flush=True)
+        child = subprocess.Popen(command, env={**os.environ, SSH_CONFIG_ENV: str(bed.ssh_config)})
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            # let the command tear down what it started before the hosts go away
+            with suppress(ProcessLookupError):
+                child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            raise

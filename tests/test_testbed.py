@@ -1,0 +1,175 @@
+"""Two hosts for real: namespace nodes with their own address and sshd, services started over ssh.
+
+The suite's multi-node path (`cpu-two-node`: node 0 serves, node 1 joins headless) runs
+here with tests/faulty_server.py as the engine on both nodes; the real vLLM data-parallel
+run across the two hosts is in CI (`.ci/run`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy_helpers import remote
+from deploy_helpers.errors import SuiteError
+from deploy_helpers.testbed import existing, namespace_pids
+from deploy_helpers.testbed import testbed as make_testbed
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _subnet(slot: int) -> str:
+    """A /24 per test and xdist worker, so parallel tests never share a bridge or address."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return f"10.241.{100 + 10 * int(worker or 0) + slot}"
+
+
+def _name(slot: int) -> str:
+    return f"tt{os.getpid() % 100000}{slot}"
+
+
+def sshd_processes(work_prefix: str) -> list[int]:
+    """Pids of sshd processes whose config lives in a testbed work dir `work_prefix`*."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            # sshd retitles itself "sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] ..."
+            if b"sshd" in cmdline and f" /tmp/{work_prefix}-".encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_nodes_have_their_own_address_and_reach_each_other() -> None:
+    name, subnet = _name(1), _subnet(1)
+    with make_testbed(2, name, subnet) as bed:
+        env = {remote.SSH_CONFIG_ENV: str(bed.ssh_config)}
+        os.environ.update(env)
+        try:
+            for address in bed.addresses:
+                done = remote.run(address, ["ip", "-o", "-4", "addr", "show", bed.nic])
+                assert done.returncode == 0, done.stderr
+                assert f"inet {address}/24" in done.stdout
+            # node 0 opens a TCP connection to node 1's sshd across the bridge
+            probe = f"exec 3<>/dev/tcp/{bed.addresses[1]}/22 && head -c 7 <&3"
+            done = remote.run(bed.addresses[0], ["bash", "-c", probe])
+            assert done.stdout.endswith("SSH-2.0"), (done.stdout, done.stderr)
+        finally:
+            os.environ.pop(remote.SSH_CONFIG_ENV)
+        assert sshd_processes(name)
+    assert existing(name) == [], "namespaces or links left behind"
+    assert sshd_processes(name) == [], "sshd left running"
+
+
+def test_error_inside_still_deletes_everything() -> None:
+    name = _name(2)
+    with pytest.raises(RuntimeError), make_testbed(2, name, _subnet(2)):
+        raise RuntimeError("a failing stage")
+    assert existing(name) == []
+    assert sshd_processes(name) == []
+
+
+def test_sigterm_deletes_everything(tmp_path: Path) -> None:
+    name = _name(3)
+    script = (
+        "import time\nfrom deploy_helpers.testbed import testbed\n"
+        f"with testbed(2, {name!r}, {_subnet(3)!r}):\n"
+        "    print('up', flush=True)\n    time.sleep(300)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout.readline().strip() == "up"
+    assert existing(name)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert existing(name) == []
+    assert sshd_processes(name) == []
+
+
+def test_existing_testbed_is_a_one_line_error() -> None:
+    name = _name(4)
+    with make_testbed(1, name, _subnet(4)):
+        with pytest.raises(SuiteError, match="already exists"), make_testbed(1, name, _subnet(5)):
+            pass
+        assert existing(name)
+    assert existing(name) == []
+
+
+def test_remote_service_group_is_stopped_and_env_stays_off_argv() -> None:
+    with make_testbed(1, _name(6), _subnet(6)) as bed:
+        os.environ[remote.SSH_CONFIG_ENV] = str(bed.ssh_config)
+        log = Path(f"/tmp/{bed.name}-remote.log")
+        try:
+            # a service with a child process of its own, as vLLM's engine is
+            argv = ["sh", "-c", 'echo "key=$API_KEY"; sleep 300 & sleep 300']
+            with remote.running_remote(bed.addresses[0], argv, {"API_KEY": "s3cret v"},
+                                       log) as proc:
+                time.sleep(1)
+                assert proc.alive()
+                pids = set(namespace_pids(bed.namespaces[0]))
+                cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids
+                            if Path(f"/proc/{pid}").exists()]
+                assert any(b"sleep" in c for c in cmdlines)
+                assert not any(b"s3cret" in c for c in cmdlines), "secret in a remote argv"
+            assert b"key=s3cret v" in log.read_bytes()
+            assert not proc.alive()
+            left = [pid for pid in namespace_pids(bed.namespaces[0])
+                    if b"sleep" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            assert left == [], "the remote service's children outlived it"
+        finally:
+            os.environ.pop(remote.SSH_CONFIG_ENV)
+            log.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def two_node_catalog(fake_engine_catalog) -> Path:
+    """The catalog with `cpu-two-node`'s engine swapped for the faulty server on each node."""
+    profile_yaml = fake_engine_catalog.catalog / "hardware" / "cpu-two-node.yaml"
+    profile = yaml.safe_load(profile_yaml.read_text())
+    profile["serve"]["command"] = ["{python}", "-m", "tests.faulty_server"]
+    profile["serve"]["env"] = {"PYTHONPATH": "{repo}"}
+    profile["serve"]["readiness_timeout_s"] = 60
+    profile["serve"]["worker_join_log"] = "Enforce eager"  # what the faulty server prints
+    profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return fake_engine_catalog.catalog
+
+
+def _two_node_run(catalog: Path, tmp_path: Path, slot: int, **env: str) -> tuple[str, str]:
+    subnet, name = _subnet(slot), _name(slot)
+    argv = [sys.executable, "-m", "deploy_helpers", "testbed", "run", "--name", name,
+            "--subnet", subnet, "--", sys.executable, "-m", "pytest",
+            "suites/test_completions.py", "-q", "-p", "no:cacheprovider",
+            "--junitxml", str(tmp_path / "junit.xml"), "--catalog", str(catalog),
+            "--model", "smollm2-135m", "--hardware", "cpu-two-node",
+            "--node-ip", f"{subnet}.1", "--node-ip", f"{subnet}.2"]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env})
+    assert existing(name) == [], "testbed left behind"
+    return str(done.returncode), done.stdout + done.stderr
+
+
+def test_two_node_suite_passes_over_ssh_and_leaves_nothing(two_node_catalog, tmp_path) -> None:
+    code, output = _two_node_run(two_node_catalog, tmp_path, 7)
+    assert code == "0", output[-3000:]
+    assert " passed" in output
+
+
+def test_two_node_missing_join_fails_naming_the_node(two_node_catalog, tmp_path) -> None:
+    profile_yaml = two_node_catalog / "hardware" / "cpu-two-node.yaml"
+    profile = yaml.safe_load(profile_yaml.read_text())
+    profile["serve"]["worker_join_log"] = "a line the worker never prints"
+    profile["serve"]["readiness_timeout_s"] = 8
+    profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
+    code, output = _two_node_run(two_node_catalog, tmp_path, 8)
+    assert code == "1", output[-3000:]
+    assert "node 1 (" in output and "never logged joining" in output, output[-3000:]
