@@ -94,6 +94,11 @@ class SuiteRun:
         """node id -> outcome."""
         return {t["nodeid"]: t["outcome"] for t in self.summary["tests"]}
 
+    def bring_up_workers(self) -> set[str]:
+        """The processes (xdist worker ids, or "main") whose launcher brought servers up."""
+        return {rec.get("worker", "main") for rec in facts.read(self.run_dir)
+                if rec["section"] == facts.BRING_UP}
+
     def bring_ups(self) -> dict[str, int]:
         """How many servers the launcher started, per target and graph mode."""
         counts: dict[str, int] = {}

@@ -25,10 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--json", action="store_true", help="print the diff as JSON")
     d.set_defaults(run=run_diff)
     r = sub.add_parser("render", help="write report.html again from summary.json")
-    r.add_argument("run")
+    r.add_argument("run_dir", metavar="RUN")
     r.set_defaults(run=run_render)
     c = sub.add_parser("check", help="open report.html in headless Chromium; save report.png")
-    c.add_argument("run")
+    c.add_argument("run_dir", metavar="RUN")
     c.set_defaults(run=run_check)
 
 
@@ -48,7 +48,7 @@ def run_render(args: argparse.Namespace) -> int:
     """Render report.html of a run again."""
     from deploy_helpers.report.writer import rerender
 
-    print(rerender(summary.locate(args.run, REPORTS)))
+    print(rerender(summary.locate(args.run_dir, REPORTS)))
     return 0
 
 
@@ -56,7 +56,7 @@ def run_check(args: argparse.Namespace) -> int:
     """Exit 1 unless the page loads without console errors and shows its verdict."""
     from deploy_helpers.report.browser import check_page
 
-    run_dir = summary.locate(args.run, REPORTS)
+    run_dir = summary.locate(args.run_dir, REPORTS)
     expected = summary.load(run_dir)["verdict"]
     page = check_page(run_dir / summary.HTML_FILE, run_dir / "report.png")
     print(f"verdict shown: {page.verdict}; plots: {page.plots}; screenshot: {page.screenshot}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from deploy_helpers.errors import SuiteError
 
@@ -57,8 +57,8 @@ def chromium_binary() -> str:
 class DevTools:
     """A minimal DevTools-protocol session: commands with ids, events kept in order."""
 
-    def __init__(self, url: str) -> None:
-        self.ws = connect(url, max_size=None, open_timeout=20)
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
 
@@ -138,28 +138,8 @@ def check_page(html: Path, screenshot: Path, timeout_s: float = 60.0) -> PageChe
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        tools = DevTools(_devtools_url(proc, timeout_s))
-        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = tools.send("Target.attachToTarget",
-                             {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
-            tools.send(f"{domain}.enable", session=session)
-        tools.send("Page.navigate", {"url": html.resolve().as_uri()}, session=session)
-        tools.wait_for("Page.loadEventFired", timeout_s)
-        tools.drain(0.5)
-        facts = tools.send("Runtime.evaluate", {"expression": PAGE_FACTS, "returnByValue": True},
-                           session=session)["result"]["value"]
-        size = tools.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-        shot = tools.send("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
-                     "scale": 1},
-        }, session=session, timeout_s=timeout_s)
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
-        with suppress(Exception):
-            tools.send("Browser.close", timeout_s=5)
-        return PageCheck(console_errors=console_errors(tools.events), screenshot=screenshot,
-                         **facts)
+        with connect(_devtools_url(proc, timeout_s), max_size=None, open_timeout=20) as ws:
+            return _inspect(DevTools(ws), html, screenshot, timeout_s)
     finally:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -170,3 +150,28 @@ def check_page(html: Path, screenshot: Path, timeout_s: float = 60.0) -> PageChe
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def _inspect(tools: DevTools, html: Path, screenshot: Path, timeout_s: float) -> PageCheck:
+    """Open `html` in a new tab of the connected browser and read what it shows."""
+    target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = tools.send("Target.attachToTarget",
+                         {"targetId": target, "flatten": True})["sessionId"]
+    for domain in ("Page", "Runtime", "Log"):
+        tools.send(f"{domain}.enable", session=session)
+    tools.send("Page.navigate", {"url": html.resolve().as_uri()}, session=session)
+    tools.wait_for("Page.loadEventFired", timeout_s)
+    tools.drain(0.5)
+    facts = tools.send("Runtime.evaluate", {"expression": PAGE_FACTS, "returnByValue": True},
+                       session=session)["result"]["value"]
+    size = tools.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
+    shot = tools.send("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
+                 "scale": 1},
+    }, session=session, timeout_s=timeout_s)
+    screenshot.write_bytes(base64.b64decode(shot["data"]))
+    with suppress(Exception):
+        tools.send("Browser.close", timeout_s=5)
+    return PageCheck(console_errors=console_errors(tools.events), screenshot=screenshot,
+                     **facts)

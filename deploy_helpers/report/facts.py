@@ -4,7 +4,7 @@ Any stage (a fixture, a launcher, a host check, an xdist worker) appends records
 `reports/<run-id>/facts.jsonl`; the report reads them all at the end of the run. A record:
 
     {"section": "host", "target": null, "facts": {"driver": "24.1.rc3"},
-     "append": false, "source": "host_checks", "time": "2026-...Z"}
+     "append": false, "source": "host_checks", "time": "2026-...Z", "worker": "gw0"}
 
 `section` names a part of the fingerprint ("host", "image", "weights", "serve", "engine",
 or any new name); `target` is a target id ("qwen3-8b@atlas-300i-duo") or null for the
@@ -43,7 +43,8 @@ def record(
     """Append one record to the run's facts file (safe across processes)."""
     line = json.dumps(
         {"section": section, "target": target, "facts": facts, "append": append,
-         "source": source, "time": now_iso()},
+         "source": source, "time": now_iso(),
+         "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")},
         default=str, ensure_ascii=False,
     )
     run_dir.mkdir(parents=True, exist_ok=True)
