@@ -392,3 +392,9 @@ def test_host_stage_gates_the_service(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout[-3000:]
     assert "host stage: " in done.stdout and "npu_health: npu-smi health NPU 96 chip 1 Alarm" \
         in done.stdout
+
+
+def test_endpoint_mode_without_nodes_deselects_host_checks_and_says_why() -> None:
+    done = run_host_suite({}, "--model", "smollm2-135m", "--endpoint", "http://127.0.0.1:9")
+    assert done.returncode == 5  # nothing left to run
+    assert "2 host checks deselected: --endpoint without --node-ip" in done.stdout
