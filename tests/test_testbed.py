@@ -173,3 +173,23 @@ def test_two_node_missing_join_fails_naming_the_node(two_node_catalog, tmp_path)
     code, output = _two_node_run(two_node_catalog, tmp_path, 8)
     assert code == "1", output[-3000:]
     assert "node 1 (" in output and "never logged joining" in output, output[-3000:]
+
+
+def test_watch_fails_fast_naming_the_node_and_the_remedy(tmp_path: Path) -> None:
+    from deploy_helpers.server_process import ServerStartError
+    from deploy_helpers.service_nodes import watch_nodes
+
+    head, worker = tmp_path / "node0.log", tmp_path / "node1.log"
+    head.write_text("INFO starting\n")
+    worker.write_text("INFO loading\n")
+    watch = watch_nodes([("node 0 (a)", lambda: True, head), ("node 1 (b)", lambda: True, worker)])
+    assert watch()
+    head.write_text("RuntimeError: Remote engine 1 must use --headless unless in external or "
+                    "hybrid dp lb mode\n")
+    with pytest.raises(ServerStartError, match=r"node 0 \(a\): fatal line") as caught:
+        watch()
+    assert "--data-parallel-start-rank" in str(caught.value)
+    head.write_text("INFO fine\n")
+    dead = watch_nodes([("node 1 (b)", lambda: False, worker)])
+    with pytest.raises(ServerStartError, match=r"node 1 \(b\) exited before serving"):
+        dead()
