@@ -48,11 +48,13 @@ def remote_command(argv: list[str]) -> str:
 
 
 def run(host: str, argv: list[str], timeout_s: float = 30) -> subprocess.CompletedProcess:
-    """Run a short command on `host` and return its result (text output)."""
-    return subprocess.run(
+    """Run a short command on `host` and return its result (text output, wrapper line removed)."""
+    done = subprocess.run(
         [*ssh_argv(host), remote_command(argv)], input="\n", capture_output=True,
         text=True, timeout=timeout_s, check=False,
     )
+    done.stdout = re.sub(r"^remote-pgid \d+\n", "", done.stdout, count=1)
+    return done
 
 
 @dataclass
@@ -127,7 +129,9 @@ def running_remote(
             client.stdin.write(lines.encode())
             client.stdin.close()
         if process.pgid(wait_s=15.0) is None:
-            raise SuiteError(f"{host}: the serve command did not start over ssh; see {log}")
+            said = log.read_text(errors="replace").strip().splitlines()
+            raise SuiteError(f"{host}: the serve command did not start over ssh "
+                             f"({said[-1] if said else 'no output'}); see {log}")
         yield process
     finally:
         stop(process)

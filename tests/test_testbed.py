@@ -193,3 +193,18 @@ def test_watch_fails_fast_naming_the_node_and_the_remedy(tmp_path: Path) -> None
     dead = watch_nodes([("node 1 (b)", lambda: False, worker)])
     with pytest.raises(ServerStartError, match=r"node 1 \(b\) exited before serving"):
         dead()
+
+
+def test_unreachable_node_is_one_line_naming_it(tmp_path: Path) -> None:
+    with make_testbed(1, _name(9), _subnet(9)) as bed:
+        os.environ[remote.SSH_CONFIG_ENV] = str(bed.ssh_config)
+        absent = bed.addresses[0].rsplit(".", 1)[0] + ".3"  # on the testbed's bridge, no node
+        try:
+            with pytest.raises(SuiteError) as caught, \
+                    remote.running_remote(absent, ["true"], {}, tmp_path / "node.log"):
+                pass
+        finally:
+            os.environ.pop(remote.SSH_CONFIG_ENV)
+    message = str(caught.value)
+    assert message.startswith(f"{absent}: the serve command did not start over ssh (")
+    assert "\n" not in message
