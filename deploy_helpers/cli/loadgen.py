@@ -73,9 +73,10 @@ def headline(result: dict) -> str:
         f"completed {result['completed']} failed {result['failed']} in "
         f"{result['duration_s']:.2f} s: {result['request_throughput']:.1f} req/s, "
         f"{result['output_throughput']:.1f} output tok/s",
-        *(f"{name} ms: median {result[name]['median']:.2f} p99 {result[name]['p99']:.2f}"
-          for name in ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms")
-          if result[name]["count"]),
+        *(f"{label}: median {result[key]['median']:.2f} ms, p99 {result[key]['p99']:.2f} ms"
+          for label, key in (("TTFT", "ttft_ms"), ("TPOT", "tpot_ms"), ("ITL", "itl_ms"),
+                             ("E2E", "e2el_ms"))
+          if result[key]["count"]),
         f"usage mismatches: {result['usage_check']['mismatches']}",
         "self-check: " + ("valid" if check["valid"] else "INVALID: " + "; ".join(
             check["reasons"])),

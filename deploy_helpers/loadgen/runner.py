@@ -96,6 +96,7 @@ class Driver:
             record.error = str(exc)
             record.sent_at = record.done_at = time.perf_counter()
             return
+        record.sent_at = time.perf_counter()  # refined by request() when it sends
         try:
             status, pieces, record.sent_at = await conn.request(raw)
         except HttpError as exc:
