@@ -9,8 +9,12 @@ set -euo pipefail
 tag=${1:?usage: build.sh IMAGE_TAG}
 here=$(cd "$(dirname "$0")" && pwd)
 
-if [ -z "${FORCE:-}" ] && docker image inspect "$tag" >/dev/null 2>&1; then
-  echo "image $tag exists: skipping build"
+# The recipe's hash is a label of the image: a changed recipe rebuilds an existing tag.
+recipe=$(cat "$0" "$here/serve-entrypoint" | sha256sum | cut -c1-16)
+built=$(docker image inspect -f '{{ index .Config.Labels "llm-acceptance.recipe" }}' "$tag" \
+  2>/dev/null || true)
+if [ -z "${FORCE:-}" ] && [ "$built" = "$recipe" ]; then
+  echo "image $tag exists (recipe $recipe): skipping build"
   exit 0
 fi
 
@@ -20,10 +24,11 @@ if [ -z "$mirror" ]; then
   mirror=$(awk '$1=="deb" && $3=="bookworm"{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
 fi
 
-# Shared libraries the pyenv/CPython build and vLLM's extensions load beyond minbase
-# (read off /proc/PID/maps of a serving vLLM CPU process).
-extra=libssl3,libffi8,libsqlite3-0
+# Shared libraries beyond minbase that the pyenv CPython build (ssl, ctypes, sqlite3) and the
+# venv's extensions (vllm._C: libnuma; torch: libgomp) load: `ldd` over every .so of the venv.
+extra=libssl3,libffi8,libsqlite3-0,libnuma1,libgomp1
 
+previous=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
@@ -36,6 +41,8 @@ install -m 0755 "$here/serve-entrypoint" "$work/rootfs/usr/local/bin/serve-entry
 tar -C "$work/rootfs" -c . | docker import \
   -c 'ENTRYPOINT ["/usr/local/bin/serve-entrypoint"]' \
   -c 'LABEL org.opencontainers.image.description="vLLM CPU runtime: Debian bookworm minbase; engine and weights bind-mounted read-only"' \
+  -c "LABEL llm-acceptance.recipe=$recipe" \
   -m "debootstrap --variant=minbase bookworm + serve-entrypoint" - "$tag" >/dev/null
+if [ -n "$previous" ]; then docker rmi "$previous" >/dev/null 2>&1 || true; fi  # now untagged
 size=$(docker image inspect -f '{{.Size}}' "$tag")
 echo "built $tag in $(( $(date +%s) - start )) s, $(( size / 1000000 )) MB"
