@@ -97,7 +97,9 @@ def weights_path(target: Target, weights_root: str | None = None) -> str:
 
 
 def gpu_memory_utilization(target: Target) -> float | None:
-    """FAQ 6.3's utilization for the model's size class, if the profile has such a table."""
+    """The deployment's own utilization, else FAQ 6.3's for the model's size class."""
+    if target.deployment.gpu_memory_utilization is not None:
+        return target.deployment.gpu_memory_utilization
     table = target.hardware.gpu_memory_utilization_by_size
     if not table:
         return None

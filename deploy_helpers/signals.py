@@ -28,3 +28,12 @@ def sigterm_raises_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def install_sigterm_as_interrupt() -> None:
+    """For the rest of the process, SIGTERM raises KeyboardInterrupt (main thread only).
+
+    A test runner stopped by `timeout` or a CI job cancel then tears down like on Ctrl-C.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)

@@ -54,7 +54,8 @@ def run_suites(tmp_path: Path) -> Callable[..., SuiteRun]:
     def run(*args: str, timeout: float = 300) -> SuiteRun:
         where = [] if any(a.startswith("suites/") for a in args) else ["suites/"]
         argv = [sys.executable, "-m", "pytest", *where, "-p", "no:cacheprovider",
-                "--junitxml", str(tmp_path / "junit.xml"), "-q", *args]
+                "--junitxml", str(tmp_path / "junit.xml"), "--reports-dir",
+                str(tmp_path / "reports"), "-q", *args]
         done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
         return SuiteRun(done.returncode, done.stdout + done.stderr)
 
@@ -78,14 +79,14 @@ class FakeEngineCatalog:
 def fake_engine_catalog(tmp_path: Path) -> FakeEngineCatalog:
     """Bring-ups through the real launcher, fixtures and checks, in about a second each.
 
-    The weights are a tiny directory with a real manifest, so the weights stage runs too.
+    The weights are a tiny healthy tree with a real manifest, so the weights stage runs too.
     """
     import shutil
 
     import yaml
 
     from deploy_helpers.catalog.loader import DEFAULT_CATALOG
-    from deploy_helpers.weights import write_manifest
+    from tests.weights_tree import make_tree
 
     catalog = tmp_path / "catalog"
     shutil.copytree(DEFAULT_CATALOG, catalog, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
@@ -95,8 +96,5 @@ def fake_engine_catalog(tmp_path: Path) -> FakeEngineCatalog:
     cpu["serve"]["env"] = {"PYTHONPATH": str(REPO)}
     cpu["serve"]["readiness_timeout_s"] = 30
     cpu_yaml.write_text(yaml.safe_dump(cpu, sort_keys=False))
-    weights = tmp_path / "weights" / "smollm2-135m"
-    weights.mkdir(parents=True)
-    (weights / "config.json").write_text('{"dtype": "bfloat16"}')
-    write_manifest(weights)
+    weights = make_tree(tmp_path / "weights" / "smollm2-135m", "smollm2-135m")
     return FakeEngineCatalog(catalog, weights.parent)

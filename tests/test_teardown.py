@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,8 @@ def faulty_servers() -> list[psutil.Process]:
 def suite_argv(tmp_path: Path, *args: str) -> list[str]:
     """argv of a suite run writing its JUnit XML into tmp_path."""
     return [sys.executable, "-m", "pytest", "suites/test_completions.py", "-q", "-p",
-            "no:cacheprovider", "--junitxml", str(tmp_path / "junit.xml"), *args]
+            "no:cacheprovider", "--junitxml", str(tmp_path / "junit.xml"), "--reports-dir",
+            str(tmp_path / "reports"), *args]
 
 
 def test_passing_run_leaves_no_server(fake_engine_catalog, tmp_path: Path) -> None:
@@ -51,7 +53,8 @@ def test_failing_bring_up_fails_fast_with_log_and_leaves_nothing(
     assert not faulty_servers()
 
 
-def test_ctrl_c_stops_the_server(fake_engine_catalog, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_stops_the_server(fake_engine_catalog, tmp_path: Path, stop: int) -> None:
     slow = {**os.environ, "FAULTY_SERVER_DELAY_S": "1"}
     proc = subprocess.Popen(suite_argv(tmp_path, *fake_engine_catalog.args()), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=slow)
@@ -60,8 +63,8 @@ def test_ctrl_c_stops_the_server(fake_engine_catalog, tmp_path: Path) -> None:
         time.sleep(0.2)
     assert faulty_servers(), "the run never started its server"
     time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     output = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in output
-    assert not faulty_servers(), "Ctrl-C left the server running"
+    assert not faulty_servers(), f"{signal.Signals(stop).name} left the server running"

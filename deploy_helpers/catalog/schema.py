@@ -219,6 +219,9 @@ class Deployment(Strict):
     served_model_name: str | None = Field(None, description="default: the weights path")
     container_name: str | None = Field(None, description="default: the profile's")
     graph_mode: str | None = Field(None, description="mode of the default bring-up")
+    gpu_memory_utilization: float | None = Field(
+        None, description="overrides the profile's by-size table (sizes the table lacks)"
+    )
     args: dict[str, FlagValue] = Field({}, description="flags added to / overriding the profile")
     env: dict[str, str] = {}
     perf: list[PerfFloor] = []
