@@ -128,6 +128,11 @@ def summarize(records: Sequence[RequestRecord], slos_ms: dict[str, float] | None
         "itl_ms": distribution([g for r in done for g in r.itls]),
         "e2el_ms": distribution([r.e2e for r in done]),
     }
+    summary["samples_ms"] = {
+        "ttft_ms": [r.ttft * 1000.0 for r in done],
+        "tpot_ms": [t * 1000.0 for r in done if (t := r.tpot) is not None],
+        "e2e_ms": [r.e2e * 1000.0 for r in done],
+    }
     if slos_ms:
         good = sum(meets_slos(r, slos_ms) for r in done)
         summary["goodput"] = {"slos_ms": dict(slos_ms), "good_requests": good,

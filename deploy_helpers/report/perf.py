@@ -57,3 +57,23 @@ def without_samples(result: dict[str, Any]) -> dict[str, Any]:
 def key(result: dict[str, Any]) -> str:
     """What identifies a measurement across runs: target, shape and concurrency."""
     return f"{result.get('target') or '-'}|{result['name']}|c={result['concurrency']}"
+
+
+def from_loadgen(result: dict[str, Any], name: str, target: str) -> dict[str, Any]:
+    """A load generator result (deploy_helpers.loadgen) in this report's perf format."""
+    metrics = {
+        ours: {stat: result[theirs][stat] or 0.0 for stat in STATS}
+        for ours, theirs in (("ttft_ms", "ttft_ms"), ("tpot_ms", "tpot_ms"),
+                             ("itl_ms", "itl_ms"), ("e2e_ms", "e2el_ms"))
+        if result.get(theirs, {}).get("count")
+    }
+    return {
+        "name": name,
+        "target": target,
+        "concurrency": result["config"]["concurrency"],
+        "metrics": metrics,
+        "output_tok_s": result["output_throughput"],
+        "request_throughput": result["request_throughput"],
+        "measurement_valid": result["self_check"]["valid"],
+        "samples": result.get("samples_ms", {}),
+    }
