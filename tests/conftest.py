@@ -81,20 +81,9 @@ def fake_engine_catalog(tmp_path: Path) -> FakeEngineCatalog:
 
     The weights are a tiny healthy tree with a real manifest, so the weights stage runs too.
     """
-    import shutil
-
-    import yaml
-
-    from deploy_helpers.catalog.loader import DEFAULT_CATALOG
+    from tests.report_catalog import copy_with_faulty_engine
     from tests.weights_tree import make_tree
 
-    catalog = tmp_path / "catalog"
-    shutil.copytree(DEFAULT_CATALOG, catalog, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    cpu_yaml = catalog / "hardware" / "cpu.yaml"
-    cpu = yaml.safe_load(cpu_yaml.read_text())
-    cpu["serve"]["command"] = ["{python}", "-m", "tests.faulty_server"]
-    cpu["serve"]["env"] = {"PYTHONPATH": str(REPO)}
-    cpu["serve"]["readiness_timeout_s"] = 30
-    cpu_yaml.write_text(yaml.safe_dump(cpu, sort_keys=False))
+    catalog = copy_with_faulty_engine(tmp_path)
     weights = make_tree(tmp_path / "weights" / "smollm2-135m", "smollm2-135m")
     return FakeEngineCatalog(catalog, weights.parent)

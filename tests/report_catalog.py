@@ -53,8 +53,9 @@ class TestCatalog:
         return args
 
 
-def write_catalog(where: Path, models: list[FakeModel]) -> TestCatalog:
-    """A copy of the shipped catalog plus `models`, served by the faulty server."""
+def copy_with_faulty_engine(where: Path) -> Path:
+    """A copy of the shipped catalog at `where/catalog` whose `cpu` profile serves with
+    tests/faulty_server.py instead of vLLM."""
     root = where / "catalog"
     shutil.copytree(DEFAULT_CATALOG, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     cpu_yaml = root / "hardware" / "cpu.yaml"
@@ -63,6 +64,12 @@ def write_catalog(where: Path, models: list[FakeModel]) -> TestCatalog:
     cpu["serve"]["env"] = {"PYTHONPATH": str(REPO)}
     cpu["serve"]["readiness_timeout_s"] = 30
     cpu_yaml.write_text(yaml.safe_dump(cpu, sort_keys=False))
+    return root
+
+
+def write_catalog(where: Path, models: list[FakeModel]) -> TestCatalog:
+    """A copy of the shipped catalog plus `models`, served by the faulty server."""
+    root = copy_with_faulty_engine(where)
     base = yaml.safe_load((root / "models" / f"{BASE_MODEL}.yaml").read_text())
     weights_root = where / "weights"
     for model in models:
