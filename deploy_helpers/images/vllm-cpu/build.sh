@@ -26,7 +26,9 @@ fi
 
 # Shared libraries beyond minbase that the pyenv CPython build (ssl, ctypes, sqlite3) and the
 # venv's extensions (vllm._C: libnuma; torch: libgomp) load: `ldd` over every .so of the venv.
-extra=libssl3,libffi8,libsqlite3-0,libnuma1,libgomp1
+# g++ and openssl: torch.compile (vLLM CPU's compiled graph mode) runs both at run time
+# ("InvalidCxxCompiler: No working C++ compiler found" without it).
+extra=libssl3,libffi8,libsqlite3-0,libnuma1,libgomp1,g++,openssl
 
 previous=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
 work=$(mktemp -d)
