@@ -15,12 +15,17 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def faulty_servers() -> list[psutil.Process]:
-    """Live faulty-server processes started as an engine by a suite run."""
+def faulty_servers(weights_root: Path) -> list[psutil.Process]:
+    """Live faulty-server processes a suite run started on weights under weights_root.
+
+    Scoped to one test's weights so that engines of tests running alongside (xdist) do
+    not count.
+    """
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or []
-        if "tests.faulty_server" in cmdline and "--served-model-name" in cmdline:
+        if "tests.faulty_server" in cmdline and any(
+                arg.startswith(str(weights_root)) for arg in cmdline):
             found.append(proc)
     return found
 
@@ -36,7 +41,7 @@ def test_passing_run_leaves_no_server(fake_engine_catalog, tmp_path: Path) -> No
     done = subprocess.run(suite_argv(tmp_path, *fake_engine_catalog.args()), cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:]
-    assert not faulty_servers()
+    assert not faulty_servers(fake_engine_catalog.weights_root)
 
 
 def test_failing_bring_up_fails_fast_with_log_and_leaves_nothing(
@@ -50,7 +55,7 @@ def test_failing_bring_up_fails_fast_with_log_and_leaves_nothing(
     assert done.returncode == 1
     assert "service stage: server exited before serving" in done.stdout
     assert "refusing to start" in done.stdout, "the log's last lines are shown"
-    assert not faulty_servers()
+    assert not faulty_servers(fake_engine_catalog.weights_root)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
@@ -59,12 +64,13 @@ def test_interrupt_stops_the_server(fake_engine_catalog, tmp_path: Path, stop: i
     proc = subprocess.Popen(suite_argv(tmp_path, *fake_engine_catalog.args()), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=slow)
     deadline = time.monotonic() + 60
-    while not faulty_servers() and time.monotonic() < deadline:
+    while not faulty_servers(fake_engine_catalog.weights_root) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert faulty_servers(), "the run never started its server"
+    assert faulty_servers(fake_engine_catalog.weights_root), "the run never started its server"
     time.sleep(1.5)
     proc.send_signal(stop)
     output = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in output
-    assert not faulty_servers(), f"{signal.Signals(stop).name} left the server running"
+    assert not faulty_servers(fake_engine_catalog.weights_root), (
+        f"{signal.Signals(stop).name} left the server running")
