@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +26,19 @@ class FaultyServer:
     def set_defect(self, name: str | None) -> None:
         """Switch the server to defect `name` (None: clean)."""
         httpx.post(f"{self.base_url}/_control", json={"defect": name}).raise_for_status()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_runs_report_elsewhere(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Suite runs started by these tests write their run folders to a temp folder, never
+    into the repository's reports/ (a run may still name its own --reports-dir)."""
+    before = os.environ.get("SUITE_REPORTS_DIR")
+    os.environ["SUITE_REPORTS_DIR"] = str(tmp_path_factory.mktemp("suite-reports"))
+    yield
+    if before is None:
+        del os.environ["SUITE_REPORTS_DIR"]
+    else:
+        os.environ["SUITE_REPORTS_DIR"] = before
 
 
 @pytest.fixture(scope="session")

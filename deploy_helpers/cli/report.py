@@ -53,13 +53,17 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Exit 1 unless the page loads without console errors and shows its verdict."""
+    """Exit 1 unless the page loads without console errors, shows its verdict and, when
+    the run measured performance, shows a plot."""
     from deploy_helpers.report.browser import check_page
 
     run_dir = summary.locate(args.run_dir, REPORTS)
-    expected = summary.load(run_dir)["verdict"]
+    doc = summary.load(run_dir)
     page = check_page(run_dir / summary.HTML_FILE, run_dir / "report.png")
     print(f"verdict shown: {page.verdict}; plots: {page.plots}; screenshot: {page.screenshot}")
     for error in page.console_errors:
         print(f"console error: {error}")
-    return 0 if page.verdict == expected and not page.console_errors else 1
+    if doc.get("perf") and not page.plots:
+        print("the run measured performance but the page shows no plot")
+        return 1
+    return 0 if page.verdict == doc["verdict"] and not page.console_errors else 1
