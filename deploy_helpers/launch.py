@@ -86,3 +86,20 @@ def serve_cluster(
     with serving_nodes(target, plans, logs, secrets, base_url):
         yield endpoint
 
+
+
+@contextmanager
+def serve_target(
+    target: Target, graph_mode: str | None, log_dir: Path, *, node_ips: list[str],
+    weights_root: str | None = None, api_key: str | None = None,
+) -> Iterator[Endpoint]:
+    """Bring `target` up in `graph_mode` as its profile says (one node, or every node of a
+    cluster over ssh); yield the endpoint that serves it."""
+    if target.hardware.nodes > 1:
+        plans = cluster_plans(target, node_ips, graph_mode, weights_root=weights_root)
+        with serve_cluster(target, plans, log_dir, api_key=api_key) as endpoint:
+            yield endpoint
+        return
+    plan = local_plan(target, graph_mode, weights_root=weights_root)
+    with serve(target, plan, log_dir, api_key=api_key) as endpoint:
+        yield endpoint
