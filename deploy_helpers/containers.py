@@ -79,14 +79,20 @@ def prepare(image: str, tarball: str | None, profile: str) -> PreparedImage:
     )
 
 
-def run_options(spec: ContainerSpec) -> dict:
-    """The Docker SDK keyword arguments of `spec`: the guides' `docker run` flags."""
+def bind_mounts(spec: ContainerSpec) -> dict[str, dict[str, str]]:
+    """The mounts of `spec` as host path -> {bind, mode}; a malformed one is an error."""
     volumes: dict[str, dict[str, str]] = {}
     for mount in spec.mounts:
         parts = mount.split(":")
         if len(parts) not in (2, 3) or not all(parts[:2]):
             raise SuiteError(f"mount '{mount}' is not host:container[:mode]")
         volumes[parts[0]] = {"bind": parts[1], "mode": parts[2] if len(parts) == 3 else "rw"}
+    return volumes
+
+
+def run_options(spec: ContainerSpec) -> dict:
+    """The Docker SDK keyword arguments of `spec`: the guides' `docker run` flags."""
+    volumes = bind_mounts(spec)
     options: dict = {
         "name": spec.name,
         "devices": [f"{dev}:{dev}:rwm" for dev in spec.devices],
@@ -100,6 +106,32 @@ def run_options(spec: ContainerSpec) -> dict:
         if getattr(spec, key) is not None:
             options[key] = getattr(spec, key)
     return options
+
+
+def docker_run_argv(spec: ContainerSpec, argv: list[str], env_keys: list[str]) -> list[str]:
+    """The `docker run` argv of `spec` running `argv`, for a node reached over ssh.
+
+    The same flags as `run_options`, plus `--rm`. Environment variables are passed by name
+    only (`-e KEY`): docker takes their values from its own environment, so no value, and
+    no secret, is ever in an argv.
+    """
+    out = ["docker", "run", "--rm", "--init", "--name", spec.name, "--label", f"{LABEL}=1",
+           "--network", spec.network_mode]
+    if spec.ipc_mode is not None:
+        out += ["--ipc", spec.ipc_mode]
+    if spec.privileged:
+        out.append("--privileged")
+    if spec.user is not None:
+        out += ["--user", spec.user]
+    if spec.shm_size is not None:
+        out += ["--shm-size", spec.shm_size]
+    for device in spec.devices:
+        out += ["--device", f"{device}:{device}:rwm"]
+    for host_path, bind in bind_mounts(spec).items():
+        out += ["-v", f"{host_path}:{bind['bind']}:{bind['mode']}"]
+    for key in env_keys:
+        out += ["-e", key]
+    return [*out, spec.image, *argv]
 
 
 def missing_host_paths(spec: ContainerSpec) -> list[str]:

@@ -72,21 +72,45 @@ def wait_for_join(target: Target, node: str, log: Path, watch: Callable[[], bool
     raise ServerStartError(f"{node} never logged joining ({pattern!r}); log {log}:\n{tail(log)}")
 
 
+def node_argv(target: Target, plan: NodePlan, env_keys: list[str]) -> list[str]:
+    """What one node runs over ssh: the serve argv, or `docker run` of its container."""
+    profile = target.hardware
+    if profile.launcher == "process":
+        return plan.argv
+    if profile.launcher != "container" or plan.container is None or profile.container is None:
+        raise SuiteError(f"{profile.name}: multi-node launcher '{profile.launcher}' over ssh "
+                         f"is not wired")
+    node = f"node {plan.rank} ({plan.address})"
+    image = plan.container.image
+    found = remote.run(plan.address, ["docker", "image", "inspect", "--format", "{{.Id}}", image])
+    if found.returncode != 0:
+        said = (found.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SuiteError(f"{node}: image '{image}' is not usable there ({said}): no registry "
+                         f"is asked; `docker load` it on that node")
+    return containers.docker_run_argv(
+        plan.container, [*profile.container.command, *plan.argv], env_keys)
+
+
+def remove_remote_container(host: str, name: str) -> None:
+    """`docker rm -f NAME` on `host`: the container goes even if its engine ignored SIGTERM."""
+    remote.run(host, ["docker", "rm", "-f", name], timeout_s=60)
+
+
 @contextmanager
 def serving_nodes(
     target: Target, plans: list[NodePlan], logs: list[Path], secrets: dict[str, str],
     base_url: str,
 ) -> Iterator[None]:
-    """Start every node's plan over ssh (node 0 first); return once all serve; stop them all."""
-    if target.hardware.launcher != "process":
-        raise SuiteError(f"{target.hardware.name}: multi-node launcher "
-                         f"'{target.hardware.launcher}' over ssh is not wired yet")
+    """Start every node's plan over ssh (node 0 first), in its container where the profile
+    has one; return once all serve; stop them all (and remove their containers)."""
     with sigterm_raises_interrupt(), ExitStack() as stack:
         nodes: list[WatchedNode] = []
         for plan, log in zip(plans, logs, strict=True):
-            proc = stack.enter_context(
-                remote.running_remote(plan.address, plan.argv, {**plan.env, **secrets}, log)
-            )
+            env = {**plan.env, **secrets}
+            argv = node_argv(target, plan, list(env))
+            if plan.container is not None:
+                stack.callback(remove_remote_container, plan.address, plan.container.name)
+            proc = stack.enter_context(remote.running_remote(plan.address, argv, env, log))
             nodes.append((f"node {plan.rank} ({plan.address})", proc.alive, log))
         watch = watch_nodes(nodes)
         wait_until_serving(

@@ -4,8 +4,9 @@ Each node is a network namespace `<name>-n<i>` holding one end of a veth pair (n
 `nic` inside, e.g. `tb0`) with address `<subnet>.<i+1>/24`; the other ends join a bridge
 `<name>-br` holding `<subnet>.254`, so this namespace reaches every node and the nodes
 reach each other. Each node runs its own sshd (own config, host key and authorized key,
-all in a temp dir) on its address. The nodes share this machine's file system, so the
-repo's venv and weights are where the serve plans expect them on every node.
+all in a temp dir) on its address and, on request, its own Docker engine. The nodes share
+this machine's file system, so the repo's venv and weights are where the serve plans expect
+them on every node.
 
 `testbed()` always deletes what it made — sshd processes, anything else still running in
 the namespaces, the namespaces, veths and bridge, the temp dir — on success, error,
@@ -78,9 +79,12 @@ def _keygen(path: Path) -> None:
     )
 
 
-def _sshd_config(work: Path, address: str, index: int) -> Path:
+def _sshd_config(work: Path, address: str, index: int, docker_host: str | None) -> Path:
     config = work / f"sshd-{index}.conf"
+    # sessions on a node with its own Docker engine talk to that engine
+    set_env = f"SetEnv DOCKER_HOST={docker_host}\n" if docker_host else ""
     config.write_text(
+        set_env +
         f"ListenAddress {address}\n"
         "Port 22\n"
         f"HostKey {work / 'host_key'}\n"
@@ -110,6 +114,58 @@ def _wait_for_port(address: str, port: int, proc: subprocess.Popen, timeout_s: f
             return
         time.sleep(0.2)
     raise SuiteError(f"sshd on {address}:{port} not listening after {timeout_s:.0f} s")
+
+
+def _unmount_under(root: Path) -> None:
+    """Lazily unmount whatever a node's Docker engine left mounted under `root`."""
+    with open("/proc/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(f"{root}/")]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+def _start_dockerd(namespace: str, root: Path, undo: ExitStack) -> str:
+    """A Docker engine of its own in `namespace` (state under `root`); its DOCKER_HOST.
+
+    `nsenter --net` rather than `ip netns exec`: the latter remounts /sys, which hides the
+    cgroup mounts dockerd needs. Containers with host networking then share the node's
+    network namespace, as on a real host.
+    """
+    root.mkdir(parents=True)
+    docker_host = f"unix://{root / 'docker.sock'}"
+    log = (root / "dockerd.log").open("wb")
+    undo.callback(log.close)
+    undo.callback(_unmount_under, root)
+    proc = subprocess.Popen(
+        ["nsenter", f"--net=/run/netns/{namespace}", "dockerd", "--data-root", str(root / "data"),
+         "--exec-root", str(root / "exec"), "--pidfile", str(root / "dockerd.pid"),
+         "-H", docker_host, "--bridge", "none", "--iptables=false", "--ip6tables=false"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    undo.callback(_stop, proc)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SuiteError(f"dockerd in {namespace} exited: see {root / 'dockerd.log'}")
+        done = subprocess.run(["docker", "-H", docker_host, "info"], capture_output=True,
+                              check=False)
+        if done.returncode == 0:
+            return docker_host
+        time.sleep(0.5)
+    raise SuiteError(f"dockerd in {namespace} not answering after 60 s: see {root / 'dockerd.log'}")
+
+
+def _copy_image(image: str, docker_host: str) -> None:
+    """`docker save IMAGE | docker -H DOCKER_HOST load`: the node gets the host's image."""
+    save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    load = subprocess.run(["docker", "-H", docker_host, "load"], stdin=save.stdout,
+                          capture_output=True, text=True, check=False)
+    save.stdout.close()
+    saved = save.wait()
+    if saved != 0 or load.returncode != 0:
+        said = (save.stderr.read().decode() + load.stderr).strip().splitlines() or ["no output"]
+        raise SuiteError(f"copying image '{image}' to {docker_host}: {said[-1]}")
 
 
 def namespace_pids(namespace: str) -> list[int]:
@@ -152,9 +208,14 @@ def existing(name: str) -> list[str]:
 
 @contextmanager
 def testbed(
-    nodes: int = 2, name: str = "llmtb", subnet: str = "10.241.0", nic: str = NIC
+    nodes: int = 2, name: str = "llmtb", subnet: str = "10.241.0", nic: str = NIC,
+    docker_images: list[str] | None = None,
 ) -> Iterator[Testbed]:
-    """Create `nodes` namespace hosts with sshd on `<subnet>.1..N`; always delete them."""
+    """Create `nodes` namespace hosts with sshd on `<subnet>.1..N`; always delete them.
+
+    With `docker_images` (a list, possibly empty) every node also runs its own Docker engine,
+    holding a copy of each of those images from this host's engine.
+    """
     if shutil.which("ip") is None or not Path(SSHD).exists():
         raise SuiteError("the testbed needs iproute2 and openssh-server (./setup.sh installs them)")
     if len(f"{name}-br") > 15:
@@ -194,7 +255,12 @@ def testbed(
         )
         Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
         for i, (namespace, address) in enumerate(zip(namespaces, addresses, strict=True)):
-            config = _sshd_config(work, address, i)
+            docker_host = None
+            if docker_images is not None:
+                docker_host = _start_dockerd(namespace, work / f"docker-{i}", undo)
+                for image in docker_images:
+                    _copy_image(image, docker_host)
+            config = _sshd_config(work, address, i, docker_host)
             log = (work / f"sshd-{i}.log").open("wb")
             undo.callback(log.close)
             proc = subprocess.Popen(

@@ -1,8 +1,9 @@
 """Two hosts for real: namespace nodes with their own address and sshd, services started over ssh.
 
-The suite's multi-node path (`cpu-two-node`: node 0 serves, node 1 joins headless) runs
+The suite's multi-node path (`cpu-two-node`: node 0 serves, node 1 joins headless; and
+`cpu-two-node-container`: the same in a container on each node's own Docker engine) runs
 here with tests/faulty_server.py as the engine on both nodes; the real vLLM data-parallel
-run across the two hosts is in CI (`.ci/run`).
+runs across the two hosts are in CI (`.ci/run`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _subnet(slot: int) -> str:
     """A /24 per test and xdist worker, so parallel tests never share a bridge or address."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    return f"10.241.{100 + 10 * int(worker or 0) + slot}"
+    return f"10.241.{100 + 20 * int(worker or 0) + slot}"
 
 
 def _name(slot: int) -> str:
@@ -208,3 +209,72 @@ def test_unreachable_node_is_one_line_naming_it(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.startswith(f"{absent}: the serve command did not start over ssh (")
     assert "\n" not in message
+
+
+IMAGE = "llm-acceptance/vllm-cpu-runtime:bookworm"  # built by ./setup.sh
+
+# Runs inside `testbed run --docker`: the suite, then each node's engine is asked which of
+# the suite's containers it still has. Prints the suite's output and `left <node>: <ids>`.
+IN_TESTBED = """
+import os, subprocess, sys
+nodes, suite = sys.argv[1:3], sys.argv[3:]
+done = subprocess.run(suite, capture_output=True, text=True)
+print(done.stdout + done.stderr)
+for node in nodes:
+    ps = subprocess.run(["ssh", "-F", os.environ["SUITE_SSH_CONFIG"], node, "docker", "ps",
+                         "-aq", "--filter", "label=llm-serving-acceptance"],
+                        capture_output=True, text=True)
+    print(f"left {node}: {ps.stdout.split()} (ssh exit {ps.returncode})")
+sys.exit(done.returncode)
+"""
+
+
+@pytest.fixture
+def container_nodes_catalog(fake_engine_catalog) -> list[str]:
+    """Suite args selecting `cpu-two-node-container` with the faulty server as each node's
+    engine (in the node's container)."""
+    catalog = fake_engine_catalog.catalog
+    profile_yaml = catalog / "hardware" / "cpu-two-node-container.yaml"
+    profile = yaml.safe_load(profile_yaml.read_text())
+    profile["serve"]["command"] = ["{python}", "-m", "tests.faulty_server"]
+    profile["serve"]["env"] = {"PYTHONPATH": "{repo}"}
+    profile["serve"]["readiness_timeout_s"] = 60
+    profile["serve"]["worker_join_log"] = "Enforce eager"  # what the faulty server prints
+    profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return [*fake_engine_catalog.args(), "--hardware", "cpu-two-node-container"]
+
+
+def _container_nodes_run(args: list[str], tmp_path: Path, slot: int,
+                         images: list[str]) -> tuple[int, str]:
+    subnet, name = _subnet(slot), _name(slot)
+    nodes = [f"{subnet}.1", f"{subnet}.2"]
+    suite = [sys.executable, "-m", "pytest", "suites/test_completions.py", "-q", "-p",
+             "no:cacheprovider", "--junitxml", str(tmp_path / "junit.xml"), *args,
+             "--node-ip", nodes[0], "--node-ip", nodes[1]]
+    image_args = [arg for image in images for arg in ("--image", image)]
+    argv = [sys.executable, "-m", "deploy_helpers", "testbed", "run", "--name", name,
+            "--subnet", subnet, "--docker", *image_args, "--",
+            sys.executable, "-c", IN_TESTBED, *nodes, *suite]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=400)
+    assert existing(name) == [], "testbed left behind"
+    assert not list(Path("/tmp").glob(f"{name}-*")), "testbed work dir (engine state) left"
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_two_node_containers_serve_over_ssh_and_are_removed(
+    container_nodes_catalog, tmp_path: Path
+) -> None:
+    code, output = _container_nodes_run(container_nodes_catalog, tmp_path, 10, [IMAGE])
+    assert code == 0, output[-3000:]
+    assert " passed" in output
+    assert output.count("left ") == 2 and output.count(": [] (ssh exit 0)") == 2, output[-1500:]
+
+
+def test_two_node_container_image_missing_on_a_node_is_one_line(
+    container_nodes_catalog, tmp_path: Path
+) -> None:
+    code, output = _container_nodes_run(container_nodes_catalog, tmp_path, 11, [])
+    assert code == 1, output[-3000:]
+    assert f"node 0 ({_subnet(11)}.1): image '{IMAGE}' is not usable there" in output, (
+        output[-3000:])
+    assert "`docker load` it on that node" in output

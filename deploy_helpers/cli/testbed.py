@@ -24,6 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--nodes", type=int, default=2)
     run.add_argument("--name", default="llmtb", help="prefix of namespaces and links")
     run.add_argument("--subnet", default="10.241.0", help="first three octets of the /24")
+    run.add_argument("--docker", action="store_true",
+                     help="give every node its own Docker engine (its ssh sessions use it)")
+    run.add_argument("--image", action="append", default=[], metavar="IMAGE",
+                     help="with --docker: copy this image of the local engine to every node")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     run.set_defaults(run=run_command)
 
@@ -33,7 +37,10 @@ def run_command(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise SuiteError("testbed run needs a command after --")
-    with testbed(args.nodes, args.name, args.subnet, NIC) as bed:
+    if args.image and not args.docker:
+        raise SuiteError("testbed run: --image needs --docker")
+    images = args.image if args.docker else None
+    with testbed(args.nodes, args.name, args.subnet, NIC, docker_images=images) as bed:
         print(f"testbed {bed.name}: nodes {' '.join(bed.addresses)} (nic {bed.nic}), "
               f"ssh config {bed.ssh_config}", file=sys.stderr, flush=True)
         child = subprocess.Popen(command, env={**os.environ, SSH_CONFIG_ENV: str(bed.ssh_config)})
