@@ -132,16 +132,21 @@ def test_remote_service_group_is_stopped_and_env_stays_off_argv() -> None:
             log.unlink(missing_ok=True)
 
 
-@pytest.fixture
-def two_node_catalog(fake_engine_catalog) -> Path:
-    """The catalog with `cpu-two-node`'s engine swapped for the faulty server on each node."""
-    profile_yaml = fake_engine_catalog.catalog / "hardware" / "cpu-two-node.yaml"
+def serve_faulty_server_on_each_node(catalog: Path, profile_name: str) -> None:
+    """Swap the engine of a two-node profile in `catalog` for the faulty server."""
+    profile_yaml = catalog / "hardware" / f"{profile_name}.yaml"
     profile = yaml.safe_load(profile_yaml.read_text())
     profile["serve"]["command"] = ["{python}", "-m", "tests.faulty_server"]
     profile["serve"]["env"] = {"PYTHONPATH": "{repo}"}
     profile["serve"]["readiness_timeout_s"] = 60
     profile["serve"]["worker_join_log"] = "Enforce eager"  # what the faulty server prints
     profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
+
+
+@pytest.fixture
+def two_node_catalog(fake_engine_catalog) -> Path:
+    """The catalog with `cpu-two-node`'s engine swapped for the faulty server on each node."""
+    serve_faulty_server_on_each_node(fake_engine_catalog.catalog, "cpu-two-node")
     return fake_engine_catalog.catalog
 
 
@@ -233,14 +238,7 @@ sys.exit(done.returncode)
 def container_nodes_catalog(fake_engine_catalog) -> list[str]:
     """Suite args selecting `cpu-two-node-container` with the faulty server as each node's
     engine (in the node's container)."""
-    catalog = fake_engine_catalog.catalog
-    profile_yaml = catalog / "hardware" / "cpu-two-node-container.yaml"
-    profile = yaml.safe_load(profile_yaml.read_text())
-    profile["serve"]["command"] = ["{python}", "-m", "tests.faulty_server"]
-    profile["serve"]["env"] = {"PYTHONPATH": "{repo}"}
-    profile["serve"]["readiness_timeout_s"] = 60
-    profile["serve"]["worker_join_log"] = "Enforce eager"  # what the faulty server prints
-    profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
+    serve_faulty_server_on_each_node(fake_engine_catalog.catalog, "cpu-two-node-container")
     return [*fake_engine_catalog.args(), "--hardware", "cpu-two-node-container"]
 
 
