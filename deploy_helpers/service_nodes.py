@@ -80,15 +80,26 @@ def node_argv(target: Target, plan: NodePlan, env_keys: list[str]) -> list[str]:
     if profile.launcher != "container" or plan.container is None or profile.container is None:
         raise SuiteError(f"{profile.name}: multi-node launcher '{profile.launcher}' over ssh "
                          f"is not wired")
-    node = f"node {plan.rank} ({plan.address})"
-    image = plan.container.image
-    found = remote.run(plan.address, ["docker", "image", "inspect", "--format", "{{.Id}}", image])
-    if found.returncode != 0:
-        said = (found.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SuiteError(f"{node}: image '{image}' is not usable there ({said}): no registry "
-                         f"is asked; `docker load` it on that node")
     return containers.docker_run_argv(
         plan.container, [*profile.container.command, *plan.argv], env_keys)
+
+
+def check_node_ready_for_container(plan: NodePlan) -> None:
+    """On the plan's node: its image is there (no registry is asked) and no container has
+    its name yet (teardown removes that name, so it must be ours)."""
+    spec, node = plan.container, f"node {plan.rank} ({plan.address})"
+    found = remote.run(plan.address, ["docker", "image", "inspect", "--format", "{{.Id}}",
+                                      spec.image])
+    if found.returncode != 0:
+        said = (found.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SuiteError(f"{node}: image '{spec.image}' is not usable there ({said}): no "
+                         f"registry is asked; `docker load` it on that node")
+    named = remote.run(plan.address, ["docker", "ps", "-aq", "--filter",
+                                      f"name=^/{spec.name}$"])
+    if named.stdout.strip():
+        raise SuiteError(f"{node}: a container named '{spec.name}' already exists there: "
+                         f"remove it (docker rm -f {spec.name}) or name this deployment's "
+                         f"container otherwise")
 
 
 def remove_remote_container(host: str, name: str) -> None:
@@ -109,6 +120,7 @@ def serving_nodes(
             env = {**plan.env, **secrets}
             argv = node_argv(target, plan, list(env))
             if plan.container is not None:
+                check_node_ready_for_container(plan)
                 stack.callback(remove_remote_container, plan.address, plan.container.name)
             proc = stack.enter_context(remote.running_remote(plan.address, argv, env, log))
             nodes.append((f"node {plan.rank} ({plan.address})", proc.alive, log))

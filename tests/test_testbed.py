@@ -218,20 +218,26 @@ def test_unreachable_node_is_one_line_naming_it(tmp_path: Path) -> None:
 
 IMAGE = "llm-acceptance/vllm-cpu-runtime:bookworm"  # built by ./setup.sh
 
-# Runs inside `testbed run --docker`: the suite, then each node's engine is asked which of
-# the suite's containers it still has. Prints the suite's output and `left <node>: <ids>`.
+# Runs inside `testbed run --docker`: optionally occupies the deployment's container name on
+# a node with a container of someone else's, runs the suite, then asks each node's engine
+# for the names of all its containers. Prints the suite's output and `left <node>: [names]`.
 IN_TESTBED = """
 import os, subprocess, sys
-nodes, suite = sys.argv[1:3], sys.argv[3:]
+nodes, occupy, suite = sys.argv[1:3], sys.argv[3], sys.argv[4:]
+ssh = ["ssh", "-F", os.environ["SUITE_SSH_CONFIG"]]
+if occupy != "-":
+    node, name, image = occupy.split(",")
+    subprocess.run([*ssh, node, "docker", "create", "--name", name, image, "true"], check=True,
+                   capture_output=True)
 done = subprocess.run(suite, capture_output=True, text=True)
 print(done.stdout + done.stderr)
 for node in nodes:
-    ps = subprocess.run(["ssh", "-F", os.environ["SUITE_SSH_CONFIG"], node, "docker", "ps",
-                         "-aq", "--filter", "label=llm-serving-acceptance"],
+    ps = subprocess.run([*ssh, node, "docker", "ps", "-a", "--format", "{{.Names}}"],
                         capture_output=True, text=True)
     print(f"left {node}: {ps.stdout.split()} (ssh exit {ps.returncode})")
 sys.exit(done.returncode)
 """
+CONTAINER = "vllm-cpu-dp"  # the profile's container name, the same on both nodes
 
 
 @pytest.fixture
@@ -242,17 +248,18 @@ def container_nodes_catalog(fake_engine_catalog) -> list[str]:
     return [*fake_engine_catalog.args(), "--hardware", "cpu-two-node-container"]
 
 
-def _container_nodes_run(args: list[str], tmp_path: Path, slot: int,
-                         images: list[str]) -> tuple[int, str]:
+def _container_nodes_run(args: list[str], tmp_path: Path, slot: int, images: list[str],
+                         occupy_node: int | None = None) -> tuple[int, str]:
     subnet, name = _subnet(slot), _name(slot)
     nodes = [f"{subnet}.1", f"{subnet}.2"]
+    occupy = "-" if occupy_node is None else f"{nodes[occupy_node]},{CONTAINER},{IMAGE}"
     suite = [sys.executable, "-m", "pytest", "suites/test_completions.py", "-q", "-p",
              "no:cacheprovider", "--junitxml", str(tmp_path / "junit.xml"), *args,
              "--node-ip", nodes[0], "--node-ip", nodes[1]]
     image_args = [arg for image in images for arg in ("--image", image)]
     argv = [sys.executable, "-m", "deploy_helpers", "testbed", "run", "--name", name,
             "--subnet", subnet, "--docker", *image_args, "--",
-            sys.executable, "-c", IN_TESTBED, *nodes, *suite]
+            sys.executable, "-c", IN_TESTBED, *nodes, occupy, *suite]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=400)
     assert existing(name) == [], "testbed left behind"
     assert not list(Path("/tmp").glob(f"{name}-*")), "testbed work dir (engine state) left"
@@ -276,3 +283,15 @@ def test_two_node_container_image_missing_on_a_node_is_one_line(
     assert f"node 0 ({_subnet(11)}.1): image '{IMAGE}' is not usable there" in output, (
         output[-3000:])
     assert "`docker load` it on that node" in output
+
+
+def test_two_node_container_name_taken_fails_and_spares_the_other_container(
+    container_nodes_catalog, tmp_path: Path
+) -> None:
+    code, output = _container_nodes_run(container_nodes_catalog, tmp_path, 12, [IMAGE],
+                                        occupy_node=1)
+    assert code == 1, output[-3000:]
+    node1 = f"{_subnet(12)}.2"
+    assert f"node 1 ({node1}): a container named '{CONTAINER}' already exists there" in output
+    assert f"left {node1}: ['{CONTAINER}'] (ssh exit 0)" in output, "someone else's container"
+    assert f"left {_subnet(12)}.1: [] (ssh exit 0)" in output, "node 0's container not removed"
