@@ -5,6 +5,8 @@ are report problems (verdict FAIL). `report diff` lists changed outcomes and mov
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +94,13 @@ def test_diff_of_a_missing_run_is_one_line_error(tmp_path: Path) -> None:
     done = deploy_helpers_cli("report", "diff", str(tmp_path / "nope"), str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error:") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_check_fails_when_measured_performance_shows_no_plot(runs, tmp_path: Path) -> None:
+    run = tmp_path / "no-plot"
+    shutil.copytree(runs["clean"].run_dir, run)
+    page = run / "report.html"
+    page.write_text(re.sub(r"<img[^>]*>", "", page.read_text()))
+    done = deploy_helpers_cli("report", "check", str(run))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the run measured performance but the page shows no plot" in done.stdout
