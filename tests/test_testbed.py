@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,15 @@ def test_existing_testbed_is_a_one_line_error() -> None:
     assert existing(name) == []
 
 
+def _namespace_cmdlines(namespace: str) -> list[bytes]:
+    """Command lines of the processes in `namespace`, skipping any that exit meanwhile."""
+    cmdlines = []
+    for pid in namespace_pids(namespace):
+        with suppress(FileNotFoundError, ProcessLookupError):
+            cmdlines.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+    return cmdlines
+
+
 def test_remote_service_group_is_stopped_and_env_stays_off_argv() -> None:
     with make_testbed(1, _name(6), _subnet(6)) as bed:
         os.environ[remote.SSH_CONFIG_ENV] = str(bed.ssh_config)
@@ -117,15 +127,12 @@ def test_remote_service_group_is_stopped_and_env_stays_off_argv() -> None:
                                        log) as proc:
                 time.sleep(1)
                 assert proc.alive()
-                pids = set(namespace_pids(bed.namespaces[0]))
-                cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids
-                            if Path(f"/proc/{pid}").exists()]
+                cmdlines = _namespace_cmdlines(bed.namespaces[0])
                 assert any(b"sleep" in c for c in cmdlines)
                 assert not any(b"s3cret" in c for c in cmdlines), "secret in a remote argv"
             assert b"key=s3cret v" in log.read_bytes()
             assert not proc.alive()
-            left = [pid for pid in namespace_pids(bed.namespaces[0])
-                    if b"sleep" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            left = [c for c in _namespace_cmdlines(bed.namespaces[0]) if b"sleep" in c]
             assert left == [], "the remote service's children outlived it"
         finally:
             os.environ.pop(remote.SSH_CONFIG_ENV)
