@@ -101,6 +101,45 @@ def test_waiver_without_expiry_is_rejected(catalog_copy: Path) -> None:
         load_catalog(catalog_copy)
 
 
+def test_extending_profile_overrides_mappings_key_by_key(catalog_copy: Path) -> None:
+    catalog = load_catalog(catalog_copy)
+    container, base = catalog.hardware["cpu-two-node-container"], catalog.hardware["cpu-two-node"]
+    assert container.launcher == "container" and container.container.name == "vllm-cpu-dp"
+    assert container.serve == base.serve and container.env_per_node == base.env_per_node
+    path = catalog_copy / "hardware" / "cpu-two-node-container.yaml"
+    path.write_text(path.read_text() + "serve:\n  env: {VLLM_CPU_KVCACHE_SPACE: '3'}\n")
+    serve = load_catalog(catalog_copy).hardware["cpu-two-node-container"].serve
+    assert serve.env == {"VLLM_CPU_KVCACHE_SPACE": "3"} and serve.args == base.serve.args
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("extends: cpu-two-node", "extends: tpu-pod"),
+         r"cpu-two-node-container\.yaml: extends: expected the name of another entry in "
+         r"hardware/, got 'tpu-pod'"),
+        (("extends: cpu-two-node", "extends: cpu-two-node-container"),
+         r"extends: cycle cpu-two-node-container -> cpu-two-node-container"),
+        (("name: cpu-two-node-container\n", ""),
+         r"name: an entry that extends 'cpu-two-node' needs its own name"),
+    ],
+    ids=["unknown-parent", "cycle", "no-own-name"],
+)
+def test_bad_extends_is_named(catalog_copy: Path, edit: tuple[str, str], message: str) -> None:
+    path = catalog_copy / "hardware" / "cpu-two-node-container.yaml"
+    path.write_text(path.read_text().replace(*edit))
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(catalog_copy)
+
+
+def test_extends_cycle_through_two_entries_is_named(catalog_copy: Path) -> None:
+    path = catalog_copy / "hardware" / "cpu-two-node.yaml"
+    path.write_text("extends: cpu-two-node-container\n" + path.read_text())
+    with pytest.raises(CatalogError, match=r"extends: cycle cpu-two-node-container -> "
+                                           r"cpu-two-node -> cpu-two-node-container"):
+        load_catalog(catalog_copy)
+
+
 def test_unknown_model_lists_valid_names() -> None:
     with pytest.raises(Exception, match=r"unknown model 'gpt-9'; valid models: deepseek"):
         resolve_target(load_catalog(), "gpt-9")

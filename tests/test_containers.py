@@ -65,9 +65,10 @@ def container_catalog(fake_engine_catalog) -> Iterator[tuple[list[str], str]]:
     catalog = fake_engine_catalog.catalog
     profile_yaml = catalog / "hardware" / "cpu-container.yaml"
     profile = yaml.safe_load(profile_yaml.read_text())
-    profile["serve"]["command"] = ["{python}", "-m", "tests.faulty_server"]
-    profile["serve"]["env"] = {"PYTHONPATH": "{repo}"}
-    profile["serve"]["readiness_timeout_s"] = 60
+    serve = profile.setdefault("serve", {})  # cpu-container `extends` cpu's serve section
+    serve["command"] = ["{python}", "-m", "tests.faulty_server"]
+    serve["env"] = {"PYTHONPATH": "{repo}"}
+    serve["readiness_timeout_s"] = 60
     profile["container"]["mounts"].append("{repo}:{repo}:ro")
     profile["container"]["name"] = name
     profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))

@@ -143,10 +143,11 @@ def serve_faulty_server_on_each_node(catalog: Path, profile_name: str) -> None:
     """Swap the engine of a two-node profile in `catalog` for the faulty server."""
     profile_yaml = catalog / "hardware" / f"{profile_name}.yaml"
     profile = yaml.safe_load(profile_yaml.read_text())
-    profile["serve"]["command"] = ["{python}", "-m", "tests.faulty_server"]
-    profile["serve"]["env"] = {"PYTHONPATH": "{repo}"}
-    profile["serve"]["readiness_timeout_s"] = 60
-    profile["serve"]["worker_join_log"] = "Enforce eager"  # what the faulty server prints
+    serve = profile.setdefault("serve", {})  # a profile that `extends` may have none of its own
+    serve["command"] = ["{python}", "-m", "tests.faulty_server"]
+    serve["env"] = {"PYTHONPATH": "{repo}"}
+    serve["readiness_timeout_s"] = 60
+    serve["worker_join_log"] = "Enforce eager"  # what the faulty server prints
     profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
 
 

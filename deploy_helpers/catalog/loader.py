@@ -40,20 +40,70 @@ def _describe(exc: ValidationError, path: Path) -> CatalogError:
     return CatalogError(f"{path}: {key}: {err['msg']}{more}")
 
 
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `override` laid over it: mappings merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _resolve(name: str, entries: dict[str, tuple[Path, dict[str, Any]]],
+             chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Entry `name` with the entry it `extends` (recursively) merged under it."""
+    path, data = entries[name]
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or parent not in entries:
+        raise CatalogError(f"{path}: extends: expected the name of another entry in "
+                           f"{path.parent.name}/, got {parent!r}")
+    if parent in (*chain, name):
+        raise CatalogError(f"{path}: extends: cycle {' -> '.join((*chain, name, parent))}")
+    if "name" not in data:
+        raise CatalogError(f"{path}: name: an entry that extends '{parent}' needs its own name")
+    own = {key: value for key, value in data.items() if key != "extends"}
+    return _merged(_resolve(parent, entries, (*chain, name)), own)
+
+
+def _read_entries(folder: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Every YAML file of `folder` by its `name` (or its file stem when it names none)."""
+    entries: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        data = _read_yaml(path)
+        name = data.get("name")
+        key = name if isinstance(name, str) else path.stem
+        if key in entries:
+            raise CatalogError(f"{path}: name: '{key}' is defined twice")
+        entries[key] = (path, data)
+    return entries
+
+
 def _load_records(folder: Path, kind: type[Model] | type[Hardware]) -> dict[str, Any]:
     if not folder.is_dir():
         raise CatalogError(f"{folder}: missing folder: a catalog needs models/ and hardware/")
+    entries = _read_entries(folder)
     records: dict[str, Any] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        data = _read_yaml(path)
+
+    def validate(name: str) -> None:
+        if name in records:
+            return
+        path, data = entries[name]
+        merged = _resolve(name, entries)  # raises on an unknown parent or a cycle
+        if "extends" in data:
+            validate(data["extends"])  # a mistake in the parent is named in the parent's file
         try:
-            record = kind.model_validate(data)
+            record = kind.model_validate(merged)
         except ValidationError as exc:
             raise _describe(exc, path) from None
-        if record.name in records:
-            raise CatalogError(f"{path}: name: '{record.name}' is defined twice")
         records[record.name] = record
-    return records
+
+    for name in entries:
+        validate(name)
+    return {name: records[name] for name in entries}  # in file order, parents or not
 
 
 def load_catalog(root: Path | str | None = None) -> Catalog:
