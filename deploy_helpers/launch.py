@@ -44,7 +44,7 @@ def serve(
     if target.hardware.launcher == "process":
         with running_process(
             plan.argv, env, log, base_url, plan.served_model_name,
-            target.hardware.serve.readiness_timeout_s,
+            target.hardware.serve.readiness_timeout_s, headers=endpoint.headers,
         ):
             yield endpoint
         return
@@ -53,6 +53,7 @@ def serve(
             wait_until_serving(
                 base_url, plan.served_model_name, target.hardware.serve.readiness_timeout_s,
                 alive=watch_nodes([("container", alive, log)]), log=log,
+                headers=endpoint.headers,
             )
             yield endpoint
         return
@@ -83,7 +84,7 @@ def serve_cluster(
     logs = [log_dir / f"server-{target.model.name}-{mode}-node{p.rank}.log" for p in plans]
     endpoint = Endpoint(base_url, head.served_model_name, api_key=api_key, log_path=logs[0])
     secrets = {"VLLM_API_KEY": api_key} if api_key else {}
-    with serving_nodes(target, plans, logs, secrets, base_url):
+    with serving_nodes(target, plans, logs, secrets, endpoint):
         yield endpoint
 
 

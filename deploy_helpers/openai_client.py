@@ -59,6 +59,12 @@ def check_endpoint_serves(endpoint: Endpoint) -> None:
     """Raise a one-line error unless `endpoint` answers and lists its served model."""
     try:
         names = [m["id"] for m in served_models(endpoint)]
+    except httpx.HTTPStatusError as exc:
+        code = exc.response.status_code
+        remedy = (": it wants an API key (--api-key or VLLM_API_KEY)" if not endpoint.api_key
+                  else ": it refused the API key given (--api-key or VLLM_API_KEY)")
+        raise SuiteError(f"endpoint {endpoint.base_url}/v1/models answered HTTP {code}"
+                         f"{remedy if code == 401 else ''}") from None
     except httpx.HTTPError as exc:
         raise SuiteError(f"endpoint {endpoint.base_url} unreachable: {exc}") from None
     except (ValueError, KeyError, TypeError):

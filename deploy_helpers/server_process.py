@@ -45,13 +45,15 @@ def wait_until_serving(
     timeout_s: float,
     alive: callable = lambda: True,
     log: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
-    """Poll `/health` then `/v1/models` until `served_name` is listed.
+    """Poll `/health` then `/v1/models` (sending `headers`, e.g. the API key's) until
+    `served_name` is listed.
 
     Fails fast with the log's last lines when `alive()` turns false, and on timeout.
     """
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=5.0, headers=headers) as client:
         while time.monotonic() < deadline:
             if not alive():
                 raise ServerStartError(_failure("exited before serving", log))
@@ -98,8 +100,10 @@ def running_process(
     base_url: str,
     served_name: str,
     timeout_s: float,
+    headers: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """Start `argv`, yield once it serves `served_name` at `base_url`, always stop it."""
+    """Start `argv`, yield once it serves `served_name` at `base_url` (asked with `headers`),
+    always stop it."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -111,9 +115,8 @@ def running_process(
             start_new_session=True,
         )
     try:
-        wait_until_serving(
-            base_url, served_name, timeout_s, alive=lambda: proc.poll() is None, log=log
-        )
+        wait_until_serving(base_url, served_name, timeout_s,
+                           alive=lambda: proc.poll() is None, log=log, headers=headers)
         yield proc
     finally:
         stop_process_group(proc)

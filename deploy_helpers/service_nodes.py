@@ -17,6 +17,7 @@ from pathlib import Path
 from deploy_helpers import containers, remote
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.log_rules import explain_failure
+from deploy_helpers.openai_client import Endpoint
 from deploy_helpers.serve_plan import NodePlan, Target
 from deploy_helpers.server_process import ServerStartError, tail, wait_until_serving
 from deploy_helpers.signals import sigterm_raises_interrupt
@@ -110,7 +111,7 @@ def remove_remote_container(host: str, name: str) -> None:
 @contextmanager
 def serving_nodes(
     target: Target, plans: list[NodePlan], logs: list[Path], secrets: dict[str, str],
-    base_url: str,
+    endpoint: Endpoint,
 ) -> Iterator[None]:
     """Start every node's plan over ssh (node 0 first), in its container where the profile
     has one; return once all serve; stop them all (and remove their containers)."""
@@ -126,8 +127,9 @@ def serving_nodes(
             nodes.append((f"node {plan.rank} ({plan.address})", proc.alive, log))
         watch = watch_nodes(nodes)
         wait_until_serving(
-            base_url, plans[0].served_model_name, target.hardware.serve.readiness_timeout_s,
-            alive=watch, log=logs[0],
+            endpoint.base_url, plans[0].served_model_name,
+            target.hardware.serve.readiness_timeout_s, alive=watch, log=logs[0],
+            headers=endpoint.headers,
         )
         for name, _, log in nodes[1:]:
             wait_for_join(target, name, log, watch)

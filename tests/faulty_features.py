@@ -40,6 +40,7 @@ FEATURE_DEFECTS: dict[str, str] = {
     "dies_on_seed": "the server process exits on a request with a seed",
     "graph_diverges": "greedy text differs when not in eager mode",
     "graph_mode_ignored": "the compiled mode runs (and logs) eager",
+    "ignores_api_key": "/v1 requests without the API key, or with a wrong one, are served",
 }
 
 CITIES = ("Paris", "Tokyo", "Berlin", "London")

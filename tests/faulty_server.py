@@ -106,6 +106,7 @@ STATE: dict[str, Any] = {"defect": None}
 CONFIG: dict[str, Any] = {"name": SERVED_NAME, "template": None, "eager": True}
 app = FastAPI()
 DELAY_S = float(os.environ.get("FAULTY_SERVER_DELAY_S", "0"))  # per generation request
+API_KEY = os.environ.get("VLLM_API_KEY")  # as vLLM: given a key, /v1 routes require it
 
 
 @app.middleware("http")
@@ -113,6 +114,16 @@ async def delay(request: Request, call_next: Any) -> Any:
     """Slow every generation request down by DELAY_S (to interrupt a run mid-way)."""
     if DELAY_S and request.url.path.startswith("/v1/") and request.method == "POST":
         await asyncio.sleep(DELAY_S)
+    return await call_next(request)
+
+
+@app.middleware("http")
+async def require_api_key(request: Request, call_next: Any) -> Any:
+    """Refuse /v1 requests that lack the server's API key with 401, as vLLM does."""
+    sent = request.headers.get("authorization", "")
+    if (API_KEY and request.url.path.startswith("/v1/") and sent != f"Bearer {API_KEY}"
+            and not defect("ignores_api_key")):
+        return JSONResponse({"error": "Unauthorized"}, status_code=401)
     return await call_next(request)
 
 
@@ -427,6 +438,8 @@ def main() -> None:
     # the log lines vLLM 0.32 CPU prints in each mode (the graph-mode suite looks for them)
     print("WARNING [vllm.py] Enforce eager set, disabling torch.compile" if eager else
           "INFO [cpu_model_runner.py] Warming up model for the compilation...", flush=True)
+    if API_KEY:
+        print("INFO [faulty_server.py] API key required on /v1 routes", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -180,6 +180,9 @@ BRING_UP_GUARDS: dict[str, tuple[str, str, str]] = {
                        "first diverging token"),
     "graph_mode_ignored": ("suites/test_graph_modes.py", "log_evidence",
                            "shows no evidence of the mode"),
+    # the key is the run's own: a bring-up without --api-key gets a fresh one
+    "ignores_api_key": ("suites/test_access.py", "without_the_key",
+                        "it is served without its API key"),
 }
 
 
@@ -210,11 +213,11 @@ def test_feature_defect_fails_its_check(feature_server, feature_catalog, run_sui
     assert cause in run.output, f"{defect}: failure does not name {cause!r}:\n{run.output[-3000:]}"
 
 
-def test_clean_engine_passes_graph_modes_and_seeds(feature_catalog, run_suites) -> None:
+def test_clean_engine_passes_graph_modes_seeds_and_access(feature_catalog, run_suites) -> None:
     run = run_suites(*feature_catalog.args(), "suites/test_graph_modes.py",
-                     "suites/test_seed_policy.py", "-rA")
+                     "suites/test_seed_policy.py", "suites/test_access.py", "-rA")
     assert run.returncode == 0, run.output[-3000:]
-    assert "6 passed" in run.output, run.output[-3000:]
+    assert "8 passed" in run.output, run.output[-3000:]
     assert "TPOT" in run.output and "ratio" in run.output, run.output[-3000:]
 
 
@@ -226,6 +229,30 @@ def test_bring_up_defect_fails_its_check(feature_catalog, run_suites, monkeypatc
     run = run_suites(*feature_catalog.args(), suite, "-k", selector)
     assert run.returncode == 1, f"{defect}: the suite did not fail:\n{run.output[-3000:]}"
     assert cause in run.output, f"{defect}: failure does not name {cause!r}:\n{run.output[-3000:]}"
+
+
+def test_endpoint_without_key_skips_access_naming_why(feature_server, feature_catalog,
+                                                      run_suites) -> None:
+    run = run_suites("--endpoint", feature_server.base_url, *feature_catalog.args(),
+                     "suites/test_access.py", "-rs")
+    assert run.returncode == 0 and "2 skipped" in run.output, run.output[-3000:]
+    assert "--endpoint given without --api-key" in run.output, run.output[-3000:]
+
+
+def test_endpoint_with_wrong_key_fails_with_401(feature_catalog, run_suites, tmp_path) -> None:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "tests.faulty_server", "--port", str(port),
+            "--served-model-name", MODEL]
+    env = {"PYTHONPATH": str(REPO), "VLLM_API_KEY": "the-server-key"}
+    with running_process(argv, env, tmp_path / "server.log", base_url, MODEL, 30,
+                         headers={"Authorization": "Bearer the-server-key"}):
+        run = run_suites("--endpoint", base_url, *feature_catalog.args(), "--api-key",
+                         "another-key", "suites/test_access.py")
+    assert run.returncode == 1, run.output[-3000:]
+    assert "/v1/models answered HTTP 401: it refused the API key given" in run.output, (
+        run.output[-3000:])
+    assert "the-server-key" not in run.output and "another-key" not in run.output
 
 
 def _properties(junit: Path) -> dict[str, str]:

@@ -23,6 +23,7 @@ from deploy_helpers import remote
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.testbed import existing, namespace_pids
 from deploy_helpers.testbed import testbed as make_testbed
+from tests.test_secrets import PLANTED
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -176,6 +177,19 @@ def test_two_node_suite_passes_over_ssh_and_leaves_nothing(two_node_catalog, tmp
     code, output = _two_node_run(two_node_catalog, tmp_path, 7)
     assert code == "0", output[-3000:]
     assert " passed" in output
+
+
+def test_two_node_key_reaches_node_0_and_no_artifact(two_node_catalog, tmp_path) -> None:
+    code, output = _two_node_run(two_node_catalog, tmp_path, 13, VLLM_API_KEY=PLANTED,
+                                 SUITE_REPORTS_DIR=str(tmp_path / "reports"))
+    assert code == "0", output[-3000:]
+    (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if not p.is_symlink()]
+    (node0_log,) = run_dir.glob("server-*-node0.log")
+    assert "API key required on /v1 routes" in node0_log.read_text(), "the key never reached node 0"
+    leaks = [str(p) for p in run_dir.rglob("*") if p.is_file() and PLANTED.encode() in
+             p.read_bytes()]
+    assert not leaks, f"API key found in {leaks}"
+    assert PLANTED not in output
 
 
 def test_two_node_missing_join_fails_naming_the_node(two_node_catalog, tmp_path) -> None:
