@@ -54,3 +54,22 @@ def collect_chat_stream(chunks: Iterable[Any]) -> StreamResult:
             if choice.finish_reason is not None:
                 result.finish_reasons.append(choice.finish_reason)
     return result
+
+
+def stream_differences(stream: StreamResult, whole: Any, text: str, what: str) -> list[str]:
+    """How `stream` differs from `whole`, the same greedy request answered at once, whose text
+    is `text` (`what` names the route in the messages); empty when it does not."""
+    differences = []
+    if stream.text != text:
+        differences.append(f"streamed {what}text differs at temperature 0:\n stream: "
+                           f"{stream.text!r}\n whole:  {text!r}")
+    finish = whole.choices[0].finish_reason
+    if stream.finish_reasons != [finish]:
+        differences.append(f"stream carried finish_reasons {stream.finish_reasons}, expected "
+                           f"exactly one ({finish!r})")
+    if stream.usage is None:
+        differences.append("include_usage: no usage chunk at the end of the stream")
+    elif stream.usage.completion_tokens != whole.usage.completion_tokens:
+        differences.append(f"stream usage {stream.usage.completion_tokens} tokens != non-stream "
+                           f"{whole.usage.completion_tokens}")
+    return differences

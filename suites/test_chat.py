@@ -11,7 +11,7 @@ import pytest
 
 from deploy_helpers.openai_client import Endpoint, thinking_switch, tokenize_chat
 from deploy_helpers.serve_plan import Target
-from deploy_helpers.streaming import collect_chat_stream
+from deploy_helpers.streaming import collect_chat_stream, stream_differences
 
 MESSAGES = [{"role": "user", "content": "Tell me a short story about a lighthouse keeper."}]
 
@@ -67,20 +67,9 @@ def test_chat_stream_equals_non_stream(
     stream = collect_chat_stream(
         chat(client, service, target, stream=True, stream_options={"include_usage": True})
     )
-    message = whole.choices[0].message
-    assert stream.text == (message.content or ""), (
-        f"streamed chat text differs at temperature 0:\n stream: {stream.text!r}\n"
-        f" whole:  {message.content!r}"
-    )
-    assert stream.finish_reasons == [whole.choices[0].finish_reason], (
-        f"stream carried finish_reasons {stream.finish_reasons}, expected exactly one "
-        f"({whole.choices[0].finish_reason!r})"
-    )
-    assert stream.usage is not None, "include_usage: no usage chunk at the end of the stream"
-    assert stream.usage.completion_tokens == whole.usage.completion_tokens, (
-        f"stream usage {stream.usage.completion_tokens} tokens != non-stream "
-        f"{whole.usage.completion_tokens}"
-    )
+    differences = stream_differences(stream, whole, whole.choices[0].message.content or "",
+                                     "chat ")
+    assert not differences, "\n".join(differences)
 
 
 def test_stop_string_ends_chat(client: openai.OpenAI, service: Endpoint, target: Target) -> None:

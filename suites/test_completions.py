@@ -7,7 +7,7 @@ import pytest
 
 from deploy_helpers.openai_client import Endpoint, served_models, tokenize_text
 from deploy_helpers.serve_plan import Target, declared_max_model_len
-from deploy_helpers.streaming import collect_completion_stream
+from deploy_helpers.streaming import collect_completion_stream, stream_differences
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 LONG_OUTPUT = {"ignore_eos": True}  # vLLM extension: do not stop at EOS
@@ -70,19 +70,8 @@ def test_completion_stream_equals_non_stream(client: openai.OpenAI, service: End
     stream = collect_completion_stream(
         completion(client, service, stream=True, stream_options={"include_usage": True})
     )
-    assert stream.text == whole.choices[0].text, (
-        f"streamed text differs at temperature 0:\n stream: {stream.text!r}\n"
-        f" whole:  {whole.choices[0].text!r}"
-    )
-    assert stream.finish_reasons == [whole.choices[0].finish_reason], (
-        f"stream carried finish_reasons {stream.finish_reasons}, expected exactly one "
-        f"({whole.choices[0].finish_reason!r})"
-    )
-    assert stream.usage is not None, "include_usage: no usage chunk at the end of the stream"
-    assert stream.usage.completion_tokens == whole.usage.completion_tokens, (
-        f"stream usage {stream.usage.completion_tokens} tokens != non-stream "
-        f"{whole.usage.completion_tokens}"
-    )
+    differences = stream_differences(stream, whole, whole.choices[0].text, "")
+    assert not differences, "\n".join(differences)
 
 
 def test_stop_string_ends_completion(client: openai.OpenAI, service: Endpoint) -> None:
