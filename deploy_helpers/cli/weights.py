@@ -71,21 +71,22 @@ def run_verify(args: argparse.Namespace) -> int:
         target = resolve_target(load_catalog(), args.model, args.hardware)
         settings = weights_checks.Settings(manifest=args.manifest, rehash=args.rehash,
                                            progress=args.progress)
-        failed = [r for r in weights_checks.verify_target(target, args.dir, settings)
+        failed = [r.message() for r in weights_checks.verify_target(target, args.dir, settings)
                   if not r.ok]
-        for result in failed:
-            print(f"FAILED {result.message()}", file=sys.stderr)
-        if failed:
-            return 1
-        print(f"verified: {args.dir} ({', '.join(weights_checks.checks_for(target))})")
-        return 0
+        checks = ", ".join(weights_checks.checks_for(target))
+        return _verdict(failed, f"verified: {args.dir} ({checks})")
     problems = weights.verify(args.dir, args.manifest, rehash=args.rehash,
                               progress=args.progress)
-    for problem in problems:
-        print(f"FAILED {args.dir / problem}", file=sys.stderr)
-    if problems:
+    return _verdict([str(args.dir / problem) for problem in problems], f"verified: {args.dir}")
+
+
+def _verdict(failures: list[str], verified: str) -> int:
+    """Print each failure (exit code 1), or the `verified` line when there is none (0)."""
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    if failures:
         return 1
-    print(f"verified: {args.dir}")
+    print(verified)
     return 0
 
 
