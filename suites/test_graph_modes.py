@@ -17,6 +17,12 @@ from deploy_helpers.mode_workload import first_divergence
 from deploy_helpers.serve_plan import Target, graph_mode_names
 
 REFERENCE = "eager"
+MODE_HINT = re.compile(r"(?i)eager|graph|compil")
+
+
+def mode_lines(log: str, most: int = 3) -> list[str]:
+    """Lines of a server log that mention a graph or eager mode, to pick evidence from."""
+    return [line.strip()[:160] for line in log.splitlines() if MODE_HINT.search(line)][:most]
 
 
 def modes(target: Target) -> list[str]:
@@ -48,11 +54,15 @@ def test_graph_mode_comes_up_with_log_evidence(graph_mode_run, target: Target,
         f"{mode}: the service came up but gave empty greedy answers: {run.answers}"
     )
     spec = next(m for m in target.hardware.graph_modes if m.name == mode)
-    if spec.log_evidence:
-        assert re.search(spec.log_evidence, run.log), (
-            f"{mode}: the server log shows no evidence of the mode (regex "
-            f"{spec.log_evidence!r} not found in {len(run.log.splitlines())} log lines)"
-        )
+    assert spec.log_evidence, (
+        f"catalog: {target.hardware.name} graph mode '{mode}' declares no log_evidence: set "
+        f"graph_modes[].log_evidence in hardware/{target.hardware.name}.yaml to a regex of the "
+        f"line that proves the mode; this log's candidates: {mode_lines(run.log)}"
+    )
+    assert re.search(spec.log_evidence, run.log), (
+        f"{mode}: the server log shows no evidence of the mode (regex "
+        f"{spec.log_evidence!r} not found in {len(run.log.splitlines())} log lines)"
+    )
 
 
 @pytest.mark.per_target("mode", compared_modes)

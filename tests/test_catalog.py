@@ -140,6 +140,16 @@ def test_extends_cycle_through_two_entries_is_named(catalog_copy: Path) -> None:
         load_catalog(catalog_copy)
 
 
+def test_multi_node_profile_without_join_evidence_is_rejected(catalog_copy: Path) -> None:
+    path = catalog_copy / "hardware" / "atlas-a2.yaml"
+    lines = [line for line in path.read_text().splitlines(keepends=True)
+             if not line.lstrip().startswith("worker_join_log:")]
+    path.write_text("".join(lines))
+    with pytest.raises(CatalogError, match=r"atlas-a2\.yaml: .*a profile of 2 nodes needs "
+                                           r"serve\.worker_join_log"):
+        load_catalog(catalog_copy)
+
+
 def test_unknown_model_lists_valid_names() -> None:
     with pytest.raises(Exception, match=r"unknown model 'gpt-9'; valid models: deepseek"):
         resolve_target(load_catalog(), "gpt-9")

@@ -255,6 +255,22 @@ def test_endpoint_with_wrong_key_fails_with_401(feature_catalog, run_suites, tmp
     assert "the-server-key" not in run.output and "another-key" not in run.output
 
 
+def test_mode_without_log_evidence_fails_naming_the_key(feature_catalog, run_suites,
+                                                        tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(feature_catalog.catalog, catalog)
+    profile_yaml = catalog / "hardware" / "faulty-cpu.yaml"
+    profile = yaml.safe_load(profile_yaml.read_text())
+    for mode in profile["graph_modes"]:
+        mode.pop("log_evidence", None)
+    profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
+    run = run_suites("--catalog", str(catalog), "--weights-root", str(feature_catalog.weights_root),
+                     "--model", MODEL, "suites/test_graph_modes.py", "-k", "log_evidence")
+    assert run.returncode == 1, run.output[-3000:]
+    assert "faulty-cpu graph mode 'eager' declares no log_evidence" in run.output, run.output
+    assert "Enforce eager set" in run.output, "the log's candidate lines are shown"
+
+
 def _properties(junit: Path) -> dict[str, str]:
     return {p.get("name"): p.get("value") for p in ET.parse(junit).iter("property")}
 

@@ -128,6 +128,13 @@ class Hardware(Strict):
             raise ValueError(f"exactly one graph mode must be default, found {defaults}")
         return self
 
+    @model_validator(mode="after")
+    def _multi_node_has_join_evidence(self) -> Hardware:
+        if self.nodes > 1 and not self.serve.worker_join_log:
+            raise ValueError(f"a profile of {self.nodes} nodes needs serve.worker_join_log: the "
+                             "log line that proves a worker node joined node 0")
+        return self
+
 
 # --------------------------------------------------------------------------- models
 
