@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.openai_client import Endpoint
@@ -36,11 +38,7 @@ def serve(
     env = dict(plan.env)
     if api_key:
         env["VLLM_API_KEY"] = api_key  # passed by environment so it never shows in an argv
-    facts.record(log_dir, facts.BRING_UP, {
-        "graph_mode": mode, "launcher": target.hardware.launcher, "base_url": base_url,
-        "argv": redact_argv(plan.argv), "env": redact_env(env), "log": log.name,
-        "engine": target.hardware.serve.engine, "started": facts.now_iso(),
-    }, target=target.id, append=True, source="launch")
+    record_bring_up(log_dir, target, mode, base_url, plan.argv, env, log)
     if target.hardware.launcher == "process":
         with running_process(
             plan.argv, env, log, base_url, plan.served_model_name,
@@ -58,6 +56,16 @@ def serve(
             yield endpoint
         return
     raise SuiteError(f"{target.hardware.name}: launcher '{target.hardware.launcher}' not wired")
+
+
+def record_bring_up(log_dir: Path, target: Target, mode: str, base_url: str, argv: list[str],
+                    env: dict[str, str], log: Path, **more: Any) -> None:
+    """Add one server start (its argv and env, secrets masked) to the run's fingerprint."""
+    facts.record(log_dir, facts.BRING_UP, {
+        "graph_mode": mode, "launcher": target.hardware.launcher, "base_url": base_url,
+        "argv": redact_argv(argv), "env": redact_env(env), "log": log.name,
+        "engine": target.hardware.serve.engine, "started": facts.now_iso(), **more,
+    }, target=target.id, append=True, source="launch")
 
 
 def cluster_plans(
@@ -84,7 +92,8 @@ def serve_cluster(
     logs = [log_dir / f"server-{target.model.name}-{mode}-node{p.rank}.log" for p in plans]
     endpoint = Endpoint(base_url, head.served_model_name, api_key=api_key, log_path=logs[0])
     secrets = {"VLLM_API_KEY": api_key} if api_key else {}
-    with serving_nodes(target, plans, logs, secrets, endpoint):
+    record = partial(record_bring_up, log_dir, target, mode, base_url)
+    with serving_nodes(target, plans, logs, secrets, endpoint, record):
         yield endpoint
 
 

@@ -85,9 +85,9 @@ def node_argv(target: Target, plan: NodePlan, env_keys: list[str]) -> list[str]:
         plan.container, [*profile.container.command, *plan.argv], env_keys)
 
 
-def check_node_ready_for_container(plan: NodePlan) -> None:
+def check_node_ready_for_container(plan: NodePlan) -> str:
     """On the plan's node: its image is there (no registry is asked) and no container has
-    its name yet (teardown removes that name, so it must be ours)."""
+    its name yet (teardown removes that name, so it must be ours). Returns the image's id."""
     spec, node = plan.container, f"node {plan.rank} ({plan.address})"
     found = remote.run(plan.address, ["docker", "image", "inspect", "--format", "{{.Id}}",
                                       spec.image])
@@ -101,6 +101,7 @@ def check_node_ready_for_container(plan: NodePlan) -> None:
         raise SuiteError(f"{node}: a container named '{spec.name}' already exists there: "
                          f"remove it (docker rm -f {spec.name}) or name this deployment's "
                          f"container otherwise")
+    return found.stdout.strip()
 
 
 def remove_remote_container(host: str, name: str) -> None:
@@ -111,20 +112,23 @@ def remove_remote_container(host: str, name: str) -> None:
 @contextmanager
 def serving_nodes(
     target: Target, plans: list[NodePlan], logs: list[Path], secrets: dict[str, str],
-    endpoint: Endpoint,
+    endpoint: Endpoint, record: Callable[..., None],
 ) -> Iterator[None]:
     """Start every node's plan over ssh (node 0 first), in its container where the profile
-    has one; return once all serve; stop them all (and remove their containers)."""
+    has one; return once all serve; stop them all (and remove their containers).
+    `record(argv, env, log, node=..., [image_id=...])` is told of each node's start."""
     with sigterm_raises_interrupt(), ExitStack() as stack:
         nodes: list[WatchedNode] = []
         for plan, log in zip(plans, logs, strict=True):
             env = {**plan.env, **secrets}
             argv = node_argv(target, plan, list(env))
+            label, more = f"node {plan.rank} ({plan.address})", {}
             if plan.container is not None:
-                check_node_ready_for_container(plan)
+                more["image_id"] = check_node_ready_for_container(plan)
                 stack.callback(remove_remote_container, plan.address, plan.container.name)
+            record(argv, env, log, node=label, **more)
             proc = stack.enter_context(remote.running_remote(plan.address, argv, env, log))
-            nodes.append((f"node {plan.rank} ({plan.address})", proc.alive, log))
+            nodes.append((label, proc.alive, log))
         watch = watch_nodes(nodes)
         wait_until_serving(
             endpoint.base_url, plans[0].served_model_name,

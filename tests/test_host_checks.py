@@ -24,6 +24,7 @@ import testinfra
 from deploy_helpers import host_checks
 from deploy_helpers.catalog.loader import load_catalog
 from deploy_helpers.host_checks import HostPaths, Node, check_by_name, declared_checks
+from deploy_helpers.host_facts import node_facts
 from deploy_helpers.serve_plan import Target, build_plan, resolve_target
 from tests.npu_standins import install
 from tests.npu_standins.scenarios import SCENARIO_ENV
@@ -150,6 +151,21 @@ def test_npu_check_fails_naming_the_cause(
 ) -> None:
     paths = standin(scenario)
     assert_fails(run(check, nodes(target_of(model), paths, node_ips=_ips(model))), *causes)
+
+
+def test_node_facts_read_chip_count_and_versions(standin) -> None:
+    (node,) = nodes(target_of(DUO_MODEL), standin("duo-healthy"))
+    facts = node_facts(node)
+    assert facts["chip"].startswith("310P3") and facts["npu_count"] >= 4, facts
+    assert facts["driver"] == "24.1.rc3" and facts["firmware"] == "7.5.0.1.129", facts
+    assert facts["kernel"] and facts["os"], facts
+
+
+def test_node_facts_name_what_was_unreadable(tmp_path: Path) -> None:
+    (node,) = nodes(target_of(DUO_MODEL), HostPaths(str(tmp_path / "no-ascend"), "/dev"))
+    facts = node_facts(node)
+    assert facts["driver"].startswith("unreadable (CheckFailed:") and "version.info" in facts[
+        "driver"], facts
 
 
 def test_missing_npu_smi_fails_every_npu_check(tmp_path: Path, monkeypatch) -> None:

@@ -104,10 +104,12 @@ def test_run_folder_has_every_artifact_and_fingerprint(runs) -> None:
     assert (run.run_dir.parent / "latest").resolve() == run.run_dir
     fp = run.summary["fingerprint"]
     assert fp["host"]["kernel"] and fp["host"]["os"]
+    assert fp["host"]["chip"] == "none (CPU target)" and fp["host"]["npu_count"] == 0
     assert fp["suite"]["catalog_hash"] == catalog_hash(catalog)
     assert len(fp["suite"]["git_commit"]) == 40 and fp["suite"]["version"]
     assert fp["times"]["started"] <= fp["times"]["finished"]
     target = fp["targets"]["fake-a@cpu"]
+    assert target["host_nodes"]["node 0 (127.0.0.1)"]["kernel"] == fp["host"]["kernel"]
     assert target["engine"]["version"] == "0.0.0-faulty"
     assert len(target["weights"]["manifest_sha256"]) == 64
     (bring_up,) = target["bring_ups"]
@@ -115,6 +117,7 @@ def test_run_folder_has_every_artifact_and_fingerprint(runs) -> None:
     html = (run.run_dir / "report.html").read_text()
     for fact in (fp["suite"]["catalog_hash"], fp["host"]["kernel"], "0.0.0-faulty"):
         assert fact in html
+    assert "not recorded" not in html, "a host fact of the sign-off is missing"
     junit = (run.run_dir / "junit.xml").read_text()
     assert 'name="target" value="fake-a@cpu"' in junit
 

@@ -8,6 +8,7 @@ runs across the two hosts are in CI (`.ci/run`).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -190,6 +191,12 @@ def test_two_node_key_reaches_node_0_and_no_artifact(two_node_catalog, tmp_path)
              p.read_bytes()]
     assert not leaks, f"API key found in {leaks}"
     assert PLANTED not in output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    bring_ups = summary["fingerprint"]["targets"]["smollm2-135m@cpu-two-node"]["bring_ups"]
+    assert [b["node"] for b in bring_ups] == [f"node {i} ({_subnet(13)}.{i + 1})" for i in (0, 1)]
+    assert all(b["env"]["VLLM_API_KEY"] == "***" and "tests.faulty_server" in b["argv"]
+               for b in bring_ups), bring_ups
+    assert "--headless" in bring_ups[1]["argv"] and "--headless" not in bring_ups[0]["argv"]
 
 
 def test_two_node_missing_join_fails_naming_the_node(two_node_catalog, tmp_path) -> None:

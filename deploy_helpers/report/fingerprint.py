@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from deploy_helpers.catalog.loader import catalog_hash
+from deploy_helpers.host_facts import os_pretty_name
 from deploy_helpers.openai_client import Endpoint, http_client
 from deploy_helpers.report import facts as run_facts
 
@@ -29,11 +30,8 @@ HOST_KEYS = ("chip", "npu_count", "driver", "firmware", "kernel", "os")
 
 def os_name(os_release: Path = Path("/etc/os-release")) -> str:
     """PRETTY_NAME of os-release, or the platform's own description."""
-    if os_release.exists():
-        for line in os_release.read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip().strip('"')
-    return platform.platform()
+    name = os_pretty_name(os_release.read_text()) if os_release.exists() else None
+    return name or platform.platform()
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
