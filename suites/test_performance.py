@@ -5,7 +5,8 @@ with min_tokens = max_tokens, closed-loop concurrency, warm-up outside the windo
 the load generator's self-check marks invalid (its own lag could have moved TTFT or TPOT),
 or with failed requests or usage that disagrees with the request, fails as "measurement
 invalid" instead of being judged. Otherwise output tok/s, TTFT p99 and TPOT p99 are held
-to the catalog's floors and, with --perf-baseline, output tok/s to the earlier result.
+to the catalog's floors and, with --perf-baseline, output tok/s to the earlier result; a
+shape with no floor and no baseline fails, printing what it measured to set them from.
 Metrics follow vLLM's definitions (see deploy_helpers.loadgen.metrics).
 """
 
@@ -32,6 +33,12 @@ def shape_key(target: Target, shape: PerfFloor) -> str:
     return f"{target.id}/tp{target.deployment.tensor_parallel}/{shape.name}"
 
 
+def has_floor(shape: PerfFloor) -> bool:
+    """Whether the catalog holds the shape to any floor."""
+    return any(v is not None for v in (shape.min_output_tok_s, shape.max_ttft_p99_ms,
+                                       shape.max_tpot_p99_ms))
+
+
 def measure(service: Endpoint, shape: PerfFloor) -> dict:
     """Run the shape against the service."""
     config = LoadConfig(
@@ -54,6 +61,11 @@ def test_performance_floor(target: Target, service: Endpoint, shape: PerfFloor, 
                f"(result: {path})")
     if (reason := invalid_reason(result)) is not None:
         pytest.fail(f"measurement invalid: {reason} [{summary}]", pytrace=False)
+    if perf_baseline is None and not has_floor(shape):
+        pytest.fail(f"catalog: {key} sets no floor: set min_output_tok_s, max_ttft_p99_ms and "
+                    f"max_tpot_p99_ms in models/{target.model.name}.yaml deployments[].perf "
+                    f"(e.g. from this run, if it is signed off), or pass --perf-baseline "
+                    f"[{summary}]", pytrace=False)
     breaches = floor_breaches(result, shape)
     if perf_baseline is not None:
         if key not in perf_baseline:

@@ -111,3 +111,17 @@ def test_slow_server_fails_with_measured_vs_floor(run_suites, short_catalog: Pat
     assert run.returncode == 1, run.output[-3000:]
     for cause in ("performance below floor", "< floor", "TTFT p99", "TPOT p99"):
         assert cause in run.output, f"missing {cause!r}:\n{run.output[-3000:]}"
+
+
+def test_shape_without_floors_fails_asking_for_them(run_suites, short_catalog: Path) -> None:
+    path = short_catalog / "models" / "smollm2-135m.yaml"
+    data = yaml.safe_load(path.read_text())
+    for shape in data["deployments"][0]["perf"]:
+        shape.update(min_output_tok_s=None, max_ttft_p99_ms=None, max_tpot_p99_ms=None)
+    path.write_text(yaml.safe_dump(data))
+    with timing_double(None, ttft_ms=5, tpot_ms=1) as fast:
+        run = run_suites("--endpoint", fast.base_url, "--catalog", str(short_catalog),
+                         *PERF_ARGS)
+    assert run.returncode == 1, run.output[-3000:]
+    assert "sets no floor: set min_output_tok_s" in run.output, run.output[-3000:]
+    assert "output tok/s, TTFT p99" in run.output, "what it measured is shown"
