@@ -56,3 +56,5 @@ def test_defect_fails_its_check_naming_the_cause(faulty_server, run_suites, defe
         faulty_server.set_defect(None)
     assert run.returncode == 1, f"{defect}: the suite did not fail:\n{run.output[-3000:]}"
     assert cause in run.output, f"{defect}: failure does not name {cause!r}:\n{run.output[-3000:]}"
+    counts = run.output.strip().splitlines()[-1]
+    assert " passed" not in counts, f"{defect}: a check it guards passed: {counts}"
