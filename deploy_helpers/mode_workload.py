@@ -43,6 +43,7 @@ class ModeRun:
     log: str = ""
     answers: list[GreedyAnswer] = field(default_factory=list)
     tpot_s: float | None = None
+    tpot_error: str | None = None
     error: str | None = None
 
 

@@ -89,7 +89,8 @@ def test_graph_mode_tpot_ratio_to_eager(graph_mode_run, target: Target, mode: st
     run = graph_mode_run(mode)
     assert run.error is None, f"{mode}: the service did not come up: {run.error}"
     assert run.tpot_s and eager.tpot_s, (
-        f"{mode}: TPOT not measured ({mode} {run.tpot_s}, {REFERENCE} {eager.tpot_s})"
+        f"{mode}: TPOT not measured ({mode}: {run.tpot_error or run.tpot_s}, {REFERENCE}: "
+        f"{eager.tpot_error or eager.tpot_s})"
     )
     ratio = run.tpot_s / eager.tpot_s
     assert math.isfinite(ratio) and ratio > 0, f"{mode}: TPOT ratio {ratio} is not a number"

@@ -19,6 +19,9 @@ FEATURE_DEFECTS: dict[str, str] = {
     "wrong_template": "the served prompt is not the weights' chat template",
     "ignores_thinking_switch": "chat_template_kwargs are ignored: thinking stays on",
     "think_leak": "the thought and its <think> tags are left in content",
+    "reasoning_dropped": "thinking on: the thought is dropped, no reasoning arrives",
+    "empty_answer_after_thought": "thinking on: the thought ends but content stays empty",
+    "reasoning_when_off": "thinking off: the reply still carries reasoning",
     "switch_type_accepted": "a thinking switch of the wrong type is accepted (200)",
     "tool_args_invalid": "tool-call arguments are a JSON string, not a schema-valid object",
     "stream_drops_arg_fragment": "a streamed tool call loses one argument fragment",
@@ -156,19 +159,27 @@ def split_thought(pieces: list[str], thinking: bool, defect: str | None
                   ) -> tuple[list[str], list[str]]:
     """(reasoning pieces, content pieces) of a raw output, as a qwen3 reasoning parser."""
     if not thinking:
-        return [], pieces
+        return (thought_words() if defect == "reasoning_when_off" else []), pieces
     if defect == "think_leak":
         return [], pieces
     if "\n</think>\n\n" in pieces:
         end = pieces.index("\n</think>\n\n")
+        if defect == "reasoning_dropped":
+            return [], pieces[end + 1:]
+        if defect == "empty_answer_after_thought":
+            return pieces[1:end], []
         return pieces[1:end], pieces[end + 1:]
     return pieces[1:], []  # the thought was cut before </think>
 
 
+def thought_words() -> list[str]:
+    """The thought, one piece per word."""
+    return [" " + w for w in THOUGHT.split()]
+
+
 def thought_pieces(answer: list[str]) -> list[str]:
     """The raw output of a thinking turn: <think>, the thought, </think>, the answer."""
-    words = [" " + w for w in THOUGHT.split()]
-    return ["<think>\n", *words, "\n</think>\n\n", *answer]
+    return ["<think>\n", *thought_words(), "\n</think>\n\n", *answer]
 
 
 def sampling_rng(body: dict[str, Any], defect: str | None) -> random.Random | None:

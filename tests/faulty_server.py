@@ -349,7 +349,8 @@ def _chat_turn(body: dict[str, Any], prompt: str) -> tuple[list[str], list[str],
     thinking = CONFIG["template"] is not None and not prompt.endswith("</think>\n\n")
     if not thinking:
         pieces, finish = generate(last_user, body)
-        return [], pieces, [], finish
+        reasoning, content = ff.split_thought(pieces, False, active)
+        return reasoning, content, [], finish
     answer_pieces, _ = generate(last_user, {**body, "max_tokens": 10_000})
     raw = ff.thought_pieces(answer_pieces)
     max_tokens = int(body.get("max_tokens") or 16)

@@ -34,6 +34,7 @@ TEMPLATE = Path(__file__).resolve().parent / "data" / "qwen3_like_chat_template.
 SUITES = ("suites/test_chat_templates.py", "suites/test_function_calls.py",
           "suites/test_api_robustness.py", "suites/test_seed_policy.py")
 MODEL = "faulty-qwen3"
+NO_SWITCH_MODEL = "faulty-no-switch"
 
 FAULTY_MODEL = {
     "name": MODEL, "family": "qwen3", "status": "supported",
@@ -107,7 +108,10 @@ def feature_catalog(tmp_path_factory: pytest.TempPathFactory) -> FeatureCatalog:
             "faulty-seed-waived", known_issues=[{**waived, "expires": "2099-12-31"}]),
         "faulty-seed-expired": _model_variant(
             "faulty-seed-expired", known_issues=[{**waived, "expires": "2020-01-01"}]),
+        # the catalog forgot the thinking switch its template has
+        NO_SWITCH_MODEL: _model_variant(NO_SWITCH_MODEL),
     }
+    del models[NO_SWITCH_MODEL]["chat"]["thinking"]
     for name, model in models.items():
         (catalog / "models" / f"{name}.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
         weights = root / "weights" / name
@@ -151,8 +155,16 @@ def feature_server(feature_catalog: FeatureCatalog,
 # defect -> (pytest -k expression selecting the guarding checks, text the failure must show)
 GUARDS: dict[str, tuple[str, str]] = {
     "wrong_template": ("served_prompt", "is not the chat template of the checksummed weights"),
-    "ignores_thinking_switch": ("served_prompt", "thinking off must end the prompt with"),
-    "think_leak": ("thinking_output", "leaked into content"),
+    # switch ids end in -True / -False / -default (-k matches case-insensitively)
+    "ignores_thinking_switch": ("served_prompt and False",
+                                "thinking off must end the prompt with"),
+    "think_leak": ("thinking_output and True", "leaked into content"),
+    "reasoning_dropped": ("thinking_output and True", "thinking is on but the reply has no "
+                          "reasoning"),
+    "empty_answer_after_thought": ("thinking_output and True",
+                                   "the thought ended but content is empty"),
+    "reasoning_when_off": ("thinking_output and False",
+                           "thinking is off but the reply carries reasoning"),
     "switch_type_accepted": ("wrong_type", "expected 400 for a switch that is not a boolean"),
     "tool_args_invalid": ("tool_choice_named", "not an object"),
     "stream_drops_arg_fragment": ("tool_choice_required and stream",
@@ -211,6 +223,8 @@ def test_feature_defect_fails_its_check(feature_server, feature_catalog, run_sui
         feature_server.set_defect(None)
     assert run.returncode == 1, f"{defect}: the suite did not fail:\n{run.output[-3000:]}"
     assert cause in run.output, f"{defect}: failure does not name {cause!r}:\n{run.output[-3000:]}"
+    counts = run.output.strip().splitlines()[-1]
+    assert " passed" not in counts, f"{defect}: a check it guards passed: {counts}"
 
 
 def test_clean_engine_passes_graph_modes_seeds_and_access(feature_catalog, run_suites) -> None:
@@ -253,6 +267,38 @@ def test_endpoint_with_wrong_key_fails_with_401(feature_catalog, run_suites, tmp
     assert "/v1/models answered HTTP 401: it refused the API key given" in run.output, (
         run.output[-3000:])
     assert "the-server-key" not in run.output and "another-key" not in run.output
+
+
+def test_catalog_without_the_templates_switch_fails(feature_server, feature_catalog,
+                                                    run_suites) -> None:
+    run = run_suites("--endpoint", feature_server.base_url,
+                     *feature_catalog.args(NO_SWITCH_MODEL), "--served-model-name", MODEL,
+                     "suites/test_chat_templates.py", "-k", "wrong_type")
+    assert run.returncode == 1, run.output[-3000:]
+    assert "the catalog declares no thinking switch, but enable_thinking=False changes the " \
+           "rendered prompt" in run.output, run.output[-3000:]
+
+
+def test_pass_rate_below_floor_fails_listing_the_cases(feature_server, feature_catalog,
+                                                       run_suites) -> None:
+    feature_server.set_defect("no_parallel_calls")
+    try:
+        run = run_suites("--endpoint", feature_server.base_url, *feature_catalog.args(),
+                         "suites/test_function_calls.py", "-k", "pass_rate and parallel")
+    finally:
+        feature_server.set_defect(None)
+    assert run.returncode == 1, run.output[-3000:]
+    assert "parallel: pass rate 0.00 < floor 1.00" in run.output, run.output[-3000:]
+    assert "failing cases:" in run.output and "expected 2" in run.output, run.output[-3000:]
+
+
+def test_unmeasurable_tpot_fails_the_ratio_saying_why(feature_catalog, run_suites,
+                                                      monkeypatch) -> None:
+    monkeypatch.setenv("FAULTY_SERVER_DEFECT", "stream_no_usage")
+    run = run_suites(*feature_catalog.args(), "suites/test_graph_modes.py", "-k", "tpot_ratio")
+    assert run.returncode == 1, run.output[-3000:]
+    assert "TPOT not measured" in run.output and "no streamed completion produced two or " \
+           "more tokens" in run.output, run.output[-3000:]
 
 
 def test_mode_without_log_evidence_fails_naming_the_key(feature_catalog, run_suites,
