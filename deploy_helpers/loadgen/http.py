@@ -1,10 +1,13 @@
 """A minimal streaming HTTP/1.1 client on asyncio protocols, for timing streamed replies.
 
 Why not aiohttp or httpx (`python -m benchmarks.loadgen_libraries` measures all three on
-the same double): httpx streamed about 13x fewer replies per second than either of the others
-here; aiohttp streams about as fast as this client (ours measured 1.16x), but it hands each
-chunk to a waiting coroutine through a future, so the clock is read only after a task
-wake-up, which is queued behind whatever else the loop is doing. Here the transport's
+the same double): httpx streamed about 10x fewer replies per second than this client here.
+aiohttp streams more replies per second (this client measured 0.57-0.77x of it, as it hands
+httptools' every chunk to Python), but it passes each chunk to a waiting coroutine through
+a future, so the clock is read only after a task wake-up, queued behind whatever else the
+loop is doing: `vllm bench serve` (aiohttp) is off by 92 ms of TTFT at concurrency 256
+where this client is off by under 1 ms (benchmarks/loadgen_accuracy.py), and its ceiling
+is still 3.5x vllm bench serve's (benchmarks/loadgen_ceiling.py). Here the transport's
 `data_received` callback reads the clock first, then lets httptools (the llhttp parser
 uvicorn uses) strip the chunked framing, and only keeps the body bytes; the stream is split
 and decoded after the reply is complete (deploy_helpers.loadgen.sse).
