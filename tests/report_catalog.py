@@ -9,6 +9,7 @@ trees with manifests, so every stage and the report run for real.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -73,7 +74,7 @@ def write_catalog(where: Path, models: list[FakeModel]) -> TestCatalog:
     base = yaml.safe_load((root / "models" / f"{BASE_MODEL}.yaml").read_text())
     weights_root = where / "weights"
     for model in models:
-        entry = json.loads(json.dumps(base))
+        entry = copy.deepcopy(base)
         entry["name"] = model.name
         deployment = entry["deployments"][0]
         if model.defect:
