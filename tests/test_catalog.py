@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from deploy_helpers.catalog.loader import DEFAULT_CATALOG, CatalogError, load_catalog
-from deploy_helpers.serve_plan import resolve_target
+from deploy_helpers.serve_plan import graph_mode_names, resolve_target
 
 REPO = Path(__file__).resolve().parent.parent
 EXPECTED_MODELS = {
@@ -208,6 +209,30 @@ def test_collect_only_works_for_every_model_and_profile() -> None:
                        dep.hardware)
             assert done.returncode == 0, f"{model.name}@{dep.hardware}: {done.stderr}"
             assert f"[{model.name}@{dep.hardware}" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("model", "switch", "torchair"),
+    [("qwen3-8b", "enable_thinking", False), ("deepseek-v3.1-w8a8", "thinking", True)],
+)
+def test_collect_only_shows_switch_name_and_torchair_for_deepseek_only(
+    model: str, switch: str, torchair: bool
+) -> None:
+    done = run(sys.executable, "-m", "pytest", "suites/", "--collect-only", "-q", "-p",
+               "no:cacheprovider", "--model", model)
+    assert done.returncode == 0, done.stderr
+    ids = done.stdout.splitlines()
+    assert any(f"-{switch}-True]" in i for i in ids) and any(f"-{switch}-False]" in i
+                                                               for i in ids), done.stdout
+    assert any(i.endswith("-torchair]") for i in ids) == torchair, done.stdout
+
+
+def test_torchair_is_offered_to_the_deepseek_family_only() -> None:
+    target = resolve_target(load_catalog(), "deepseek-v3.1-w8a8")
+    assert graph_mode_names(target) == ["aclgraph", "eager", "torchair"]
+    qwen_on_a2 = dataclasses.replace(target, model=target.model.model_copy(
+        update={"family": "qwen3"}))
+    assert graph_mode_names(qwen_on_a2) == ["aclgraph", "eager"]
 
 
 def test_catalog_json_cli() -> None:
