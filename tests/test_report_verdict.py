@@ -5,6 +5,7 @@ Every run's summary.json is validated against its schema and its artifacts are c
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,13 @@ def test_run_folder_has_every_artifact_and_fingerprint(runs) -> None:
     assert "not recorded" not in html, "a host fact of the sign-off is missing"
     junit = (run.run_dir / "junit.xml").read_text()
     assert 'name="target" value="fake-a@cpu"' in junit
+    suite_properties = {p.get("name"): p.get("value") for p in ET.parse(
+        run.run_dir / "junit.xml").getroot().find("testsuite").find("properties")}
+    assert suite_properties["verdict"] == run.summary["verdict"]
+    assert suite_properties["fingerprint.suite.catalog_hash"] == catalog_hash(catalog)
+    assert suite_properties["fingerprint.host.chip"] == "none (CPU target)"
+    assert "tests.faulty_server" in suite_properties[
+        "fingerprint.targets.fake-a@cpu.bring_ups.0.argv"]
 
 
 def test_invalid_summary_is_rejected_naming_the_field(runs) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from deploy_helpers.report import fingerprint, html, perf, summary
 from deploy_helpers.report import waivers as waiver_usage
 from deploy_helpers.report.facts import now_iso
+from deploy_helpers.report.junit_properties import add_run_properties
 from deploy_helpers.report.redact import redact_argv, scrub_text, scrub_tree
 from deploy_helpers.report.results import Phase, TestResult, fold
 from deploy_helpers.report.verdict import decide, exit_code
@@ -21,6 +22,9 @@ def fold_all(phases: list[Phase]) -> list[TestResult]:
     for phase in phases:
         grouped[phase.nodeid].append(phase)
     return [fold(items) for items in grouped.values()]
+
+
+JUNIT = "junit.xml"  # the run folder's JUnit XML (the suite's default --junitxml)
 
 
 def write_run_report(
@@ -37,7 +41,8 @@ def write_run_report(
     """Decide the verdict and write summary.json and report.html; return the summary.
 
     Files already in the run folder (junit.xml, logs, facts) are scrubbed of `secrets`
-    first; the summary and the page are written with secrets masked at the source.
+    first; the summary and the page are written with secrets masked at the source, and
+    junit.xml gains the verdict and fingerprint as suite properties.
     """
     redacted = scrub_tree(run_dir, secrets)
     results = fold_all(phases)
@@ -67,6 +72,8 @@ def write_run_report(
     record = _scrubbed(record, secrets)
     summary.write(run_dir, record)
     html.write(run_dir, record, perf_found.results, secrets)
+    if (run_dir / JUNIT).is_file():
+        add_run_properties(run_dir / JUNIT, record)
     return record
 
 
