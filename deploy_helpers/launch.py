@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.openai_client import Endpoint
+from deploy_helpers.openai_client import API_KEY_ENV, Endpoint
 from deploy_helpers.report import facts
 from deploy_helpers.report.redact import redact_argv, redact_env
 from deploy_helpers.serve_plan import NodePlan, Target, build_plan
@@ -37,7 +37,7 @@ def serve(
     endpoint = Endpoint(base_url, plan.served_model_name, api_key=api_key, log_path=log)
     env = dict(plan.env)
     if api_key:
-        env["VLLM_API_KEY"] = api_key  # passed by environment so it never shows in an argv
+        env[API_KEY_ENV] = api_key  # passed by environment so it never shows in an argv
     record_bring_up(log_dir, target, mode, base_url, plan.argv, env, log)
     if target.hardware.launcher == "process":
         with running_process(
@@ -91,7 +91,7 @@ def serve_cluster(
     mode = head.graph_mode or "default"
     logs = [log_dir / f"server-{target.model.name}-{mode}-node{p.rank}.log" for p in plans]
     endpoint = Endpoint(base_url, head.served_model_name, api_key=api_key, log_path=logs[0])
-    secrets = {"VLLM_API_KEY": api_key} if api_key else {}
+    secrets = {API_KEY_ENV: api_key} if api_key else {}
     record = partial(record_bring_up, log_dir, target, mode, base_url)
     with serving_nodes(target, plans, logs, secrets, endpoint, record):
         yield endpoint

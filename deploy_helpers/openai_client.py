@@ -12,6 +12,7 @@ import openai
 from deploy_helpers.errors import SuiteError
 
 REQUEST_TIMEOUT_S = 120.0
+API_KEY_ENV = "VLLM_API_KEY"  # vLLM's own variable: the server requires the key it holds
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.loadgen import LoadConfig, Tolerance, run_load
+from deploy_helpers.openai_client import API_KEY_ENV
 
 
 def _slo(text: str) -> tuple[str, float]:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             os.sched_setaffinity(0, {args.cpu})
         except OSError as exc:
             raise SuiteError(f"cannot pin to CPU {args.cpu}: {exc}") from None
-    api_key = os.environ.get("VLLM_API_KEY")
+    api_key = os.environ.get(API_KEY_ENV)
     config = LoadConfig(
         base_url=args.endpoint.rstrip("/"), model=args.model,
         prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens,

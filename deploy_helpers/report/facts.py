@@ -86,7 +86,7 @@ def merge(records: Iterable[dict[str, Any]]) -> dict[str | None, dict[str, Any]]
 
 
 class FactSink:
-    """A run folder's facts file, bound for convenience (the `report_facts` fixture)."""
+    """A run folder's facts file, bound to the stage that records into it."""
 
     def __init__(self, run_dir: Path, source: str = "") -> None:
         self.run_dir = run_dir
@@ -95,7 +95,3 @@ class FactSink:
     def add(self, section: str, facts: dict[str, Any], target: str | None = None) -> None:
         """Merge `facts` into `section` (of `target`, or of the whole run)."""
         record(self.run_dir, section, facts, target=target, source=self.source)
-
-    def append(self, section: str, entry: dict[str, Any], target: str | None = None) -> None:
-        """Add `entry` to the list `section` (of `target`, or of the whole run)."""
-        record(self.run_dir, section, entry, target=target, append=True, source=self.source)
