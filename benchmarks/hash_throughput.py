@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deploy_helpers import weights
-from deploy_helpers.weights_hashing import default_workers, hash_files
+from deploy_helpers.weights import manifest as weights
+from deploy_helpers.weights.hashing import default_workers, hash_files
 
 WRITE_CHUNK = 64 << 20
 

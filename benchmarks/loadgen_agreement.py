@@ -20,8 +20,8 @@ from pathlib import Path
 
 from benchmarks.peers import Shape, run_ours, run_vllm_bench
 from deploy_helpers.catalog.loader import load_catalog
-from deploy_helpers.launch import local_plan, serve
-from deploy_helpers.serve_plan import resolve_target
+from deploy_helpers.catalog.target import resolve_target
+from deploy_helpers.serve.stack import local_plan, serve
 
 AGREEMENT = 0.05
 METRICS = ("output tok/s", "TTFT p50", "TPOT p50")

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from deploy_helpers.server_process import free_port
+from deploy_helpers.serve.process import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TOKENIZER = REPO / ".weights" / "smollm2-135m"  # vllm bench builds prompts with it

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from deploy_helpers.openai_client import Endpoint
+from deploy_helpers.client.endpoint import Endpoint
 
 WRONG_KEY = "not-the-service-key"
 

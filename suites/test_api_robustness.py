@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from deploy_helpers.openai_client import Endpoint, http_client, served_models, tokenize_text
-from deploy_helpers.serve_plan import Target, serve_flags
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.endpoint import Endpoint, http_client, served_models, tokenize_text
+from deploy_helpers.serve.plan import serve_flags
 
 # vLLM's wordings for a prompt over max_model_len, across versions
 TOO_LONG = re.compile(

@@ -9,9 +9,9 @@ from __future__ import annotations
 import openai
 import pytest
 
-from deploy_helpers.openai_client import Endpoint, thinking_switch, tokenize_chat
-from deploy_helpers.serve_plan import Target
-from deploy_helpers.streaming import collect_chat_stream, stream_differences
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.endpoint import Endpoint, thinking_switch, tokenize_chat
+from deploy_helpers.client.streaming import collect_chat_stream, stream_differences
 
 MESSAGES = [{"role": "user", "content": "Tell me a short story about a lighthouse keeper."}]
 

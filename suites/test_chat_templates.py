@@ -16,15 +16,15 @@ import httpx
 import openai
 import pytest
 
-from deploy_helpers.chat_template import first_difference, render_weights_chat
-from deploy_helpers.openai_client import (
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.chat_template import first_difference, render_weights_chat
+from deploy_helpers.client.endpoint import (
     Endpoint,
     detokenize,
     http_client,
     reasoning_of,
     tokenize_chat,
 )
-from deploy_helpers.serve_plan import Target
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 THINK_TAGS = ("<think>", "</think>")

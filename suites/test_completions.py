@@ -5,9 +5,10 @@ from __future__ import annotations
 import openai
 import pytest
 
-from deploy_helpers.openai_client import Endpoint, served_models, tokenize_text
-from deploy_helpers.serve_plan import Target, declared_max_model_len
-from deploy_helpers.streaming import collect_completion_stream, stream_differences
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.endpoint import Endpoint, served_models, tokenize_text
+from deploy_helpers.client.streaming import collect_completion_stream, stream_differences
+from deploy_helpers.serve.plan import declared_max_model_len
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 LONG_OUTPUT = {"ignore_eos": True}  # vLLM extension: do not stop at EOS

@@ -16,10 +16,10 @@ from typing import Any
 import openai
 import pytest
 
-from deploy_helpers.openai_client import Endpoint, http_client, thinking_switch
-from deploy_helpers.serve_plan import Target
-from deploy_helpers.streaming import collect_chat_stream
-from deploy_helpers.tool_calls import (
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.endpoint import Endpoint, http_client, thinking_switch
+from deploy_helpers.client.streaming import collect_chat_stream
+from deploy_helpers.client.tool_calls import (
     CATEGORIES,
     Call,
     ToolCase,

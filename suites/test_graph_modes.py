@@ -13,8 +13,9 @@ import re
 
 import pytest
 
-from deploy_helpers.mode_workload import first_divergence
-from deploy_helpers.serve_plan import Target, graph_mode_names
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.mode_workload import first_divergence
+from deploy_helpers.serve.plan import graph_mode_names
 
 REFERENCE = "eager"
 MODE_HINT = re.compile(r"(?i)eager|graph|compil")

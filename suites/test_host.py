@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from deploy_helpers.host_checks import CheckResult, declared_checks
-from deploy_helpers.serve_plan import Target
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.host.checks import CheckResult, declared_checks
 
 
 def _check_names(target: Target) -> list[str]:

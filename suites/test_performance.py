@@ -15,10 +15,10 @@ from __future__ import annotations
 import pytest
 
 from deploy_helpers.catalog.schema import PerfFloor
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.endpoint import Endpoint
 from deploy_helpers.loadgen import LoadConfig, run_load
 from deploy_helpers.loadgen.floors import baseline_breaches, floor_breaches, invalid_reason
-from deploy_helpers.openai_client import Endpoint
-from deploy_helpers.serve_plan import Target
 
 pytestmark = pytest.mark.perf
 

@@ -14,8 +14,8 @@ import httpx
 import openai
 import pytest
 
-from deploy_helpers.openai_client import Endpoint, http_client, thinking_switch
-from deploy_helpers.serve_plan import Target
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.endpoint import Endpoint, http_client, thinking_switch
 from fixtures.selection import matching_issues
 
 MESSAGES = [{"role": "user", "content": "Write one sentence about the sea."}]

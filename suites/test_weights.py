@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from deploy_helpers.catalog.target import Target
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.serve_plan import Target
-from deploy_helpers.weights_checks import Settings, checks_for, run_check
+from deploy_helpers.weights.checks import Settings, checks_for, run_check
 
 pytestmark = pytest.mark.local_weights
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy_helpers.server_process import free_port, running_process
+from deploy_helpers.serve.process import free_port, running_process
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from deploy_helpers.chat_template import render_chat as render_template
+from deploy_helpers.client.chat_template import render_chat as render_template
 from tests import faulty_features as ff
 from tests.faulty_features import FEATURE_DEFECTS
 

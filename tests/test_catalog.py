@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from deploy_helpers.catalog.loader import DEFAULT_CATALOG, CatalogError, load_catalog
-from deploy_helpers.serve_plan import graph_mode_names, resolve_target
+from deploy_helpers.catalog.target import resolve_target
+from deploy_helpers.serve.plan import graph_mode_names
 
 REPO = Path(__file__).resolve().parent.parent
 EXPECTED_MODELS = {

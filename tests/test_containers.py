@@ -23,9 +23,9 @@ import docker.errors
 import pytest
 import yaml
 
-from deploy_helpers import containers
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.serve_plan import ContainerSpec
+from deploy_helpers.serve import containers
+from deploy_helpers.serve.plan import ContainerSpec
 
 REPO = Path(__file__).resolve().parent.parent
 RUNTIME_IMAGE = "llm-acceptance/vllm-cpu-runtime:bookworm"

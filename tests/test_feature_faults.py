@@ -24,8 +24,8 @@ import yaml
 from safetensors.numpy import save_file
 
 from deploy_helpers.catalog.loader import DEFAULT_CATALOG
-from deploy_helpers.server_process import free_port, running_process
-from deploy_helpers.weights import write_manifest
+from deploy_helpers.serve.process import free_port, running_process
+from deploy_helpers.weights.manifest import write_manifest
 from tests.conftest import SuiteRun
 from tests.faulty_features import FEATURE_DEFECTS
 

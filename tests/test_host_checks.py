@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from deploy_helpers import host_checks
 from deploy_helpers.catalog.loader import load_catalog
-from deploy_helpers.host_checks import HostPaths, Node, check_by_name, declared_checks
-from deploy_helpers.host_facts import node_facts
-from deploy_helpers.serve_plan import Target, build_plan, resolve_target
+from deploy_helpers.catalog.target import Target, resolve_target
+from deploy_helpers.host import checks as host_checks
+from deploy_helpers.host.checks import HostPaths, Node, check_by_name, declared_checks
+from deploy_helpers.host.facts import node_facts
+from deploy_helpers.serve.plan import build_plan
 from tests.npu_standins import install
 from tests.npu_standins.scenarios import SCENARIO_ENV
 

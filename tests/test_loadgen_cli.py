@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from deploy_helpers.server_process import free_port
+from deploy_helpers.serve.process import free_port
 from tests.conftest import REPO
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers import npu_tools
+from deploy_helpers.host import npu_tools
 
 RECORDINGS = Path(__file__).resolve().parent / "npu_standins" / "recordings"
 SHARED = Path("/work/shared/samples/ascend-tool-outputs")

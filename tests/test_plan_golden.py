@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from deploy_helpers.catalog.loader import load_catalog
+from deploy_helpers.catalog.target import resolve_target
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.serve_plan import build_plan, resolve_target
+from deploy_helpers.serve.plan import build_plan
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG = load_catalog()

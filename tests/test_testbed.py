@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy_helpers import remote
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.testbed import existing, namespace_pids
-from deploy_helpers.testbed import testbed as make_testbed
+from deploy_helpers.serve import remote
+from deploy_helpers.sim.testbed import existing, namespace_pids
+from deploy_helpers.sim.testbed import testbed as make_testbed
 from tests.test_secrets import PLANTED
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def test_error_inside_still_deletes_everything() -> None:
 def test_sigterm_deletes_everything(tmp_path: Path) -> None:
     name = _name(3)
     script = (
-        "import time\nfrom deploy_helpers.testbed import testbed\n"
+        "import time\nfrom deploy_helpers.sim.testbed import testbed\n"
         f"with testbed(2, {name!r}, {_subnet(3)!r}):\n"
         "    print('up', flush=True)\n    time.sleep(300)\n"
     )
@@ -211,8 +211,8 @@ def test_two_node_missing_join_fails_naming_the_node(two_node_catalog, tmp_path)
 
 
 def test_watch_fails_fast_naming_the_node_and_the_remedy(tmp_path: Path) -> None:
-    from deploy_helpers.server_process import ServerStartError
-    from deploy_helpers.service_nodes import watch_nodes
+    from deploy_helpers.serve.nodes import watch_nodes
+    from deploy_helpers.serve.process import ServerStartError
 
     head, worker = tmp_path / "node0.log", tmp_path / "node1.log"
     head.write_text("INFO starting\n")

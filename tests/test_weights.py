@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers import weights, weights_config, weights_hashing, weights_shards
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.weights_checks import Settings, checks_for, run_check, verify_target
+from deploy_helpers.weights import config as weights_config
+from deploy_helpers.weights import hashing as weights_hashing
+from deploy_helpers.weights import manifest as weights
+from deploy_helpers.weights import shards as weights_shards
+from deploy_helpers.weights.checks import Settings, checks_for, run_check, verify_target
 from tests.weights_tree import (
     DEEPSEEK_BODY,
     DEEPSEEK_BODY_ASCII,

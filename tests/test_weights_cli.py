@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers.weights import MANIFEST_NAME
+from deploy_helpers.weights.manifest import MANIFEST_NAME
 from tests.weights_tree import SHARDS, flip_byte, make_tree
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers.serve_plan import weights_path
+from deploy_helpers.serve.plan import weights_path
 from tests.weights_tree import DEEPSEEK_BODY, SHARDS, flip_byte, make_tree, target_of, truncate
 
 ONLY = "test_weights_check"  # run_suites collects all of suites/: select the weights checks

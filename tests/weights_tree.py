@@ -12,8 +12,8 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from deploy_helpers.catalog.loader import load_catalog
-from deploy_helpers.serve_plan import Target, resolve_target
-from deploy_helpers.weights import write_manifest
+from deploy_helpers.catalog.target import Target, resolve_target
+from deploy_helpers.weights.manifest import write_manifest
 
 SHARDS = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
 

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from deploy_helpers.catalog.loader import load_catalog
-from deploy_helpers.catalog_table import models_table
+from deploy_helpers.catalog.table import models_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deploy_helpers import embedded
 from deploy_helpers.catalog.loader import load_catalog
-from deploy_helpers.serve_plan import resolve_target, weights_path
+from deploy_helpers.catalog.target import resolve_target
+from deploy_helpers.serve.plan import weights_path
+from deploy_helpers.weights import embedded
 
 EMBEDDED_MODEL = "smollm2-135m"
 

@@ -7,9 +7,9 @@ import json
 import os
 from pathlib import Path
 
+from deploy_helpers.client.endpoint import API_KEY_ENV
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.loadgen import LoadConfig, Tolerance, run_load
-from deploy_helpers.openai_client import API_KEY_ENV
 
 
 def _slo(text: str) -> tuple[str, float]:

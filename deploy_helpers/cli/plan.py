@@ -14,10 +14,11 @@ from dataclasses import asdict
 from pathlib import PurePosixPath
 
 from deploy_helpers.catalog.loader import load_catalog
+from deploy_helpers.catalog.target import Target, resolve_target
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.host_checks import requirements
-from deploy_helpers.serve_plan import NodePlan, Target, build_plan, resolve_target
-from deploy_helpers.weights import MANIFEST_NAME
+from deploy_helpers.host.checks import requirements
+from deploy_helpers.serve.plan import NodePlan, build_plan
+from deploy_helpers.weights.manifest import MANIFEST_NAME
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 
+from deploy_helpers.paths import REPORTS
 from deploy_helpers.report import summary
 from deploy_helpers.report.diff import as_text, diff
-
-REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,8 +10,8 @@ import sys
 from contextlib import suppress
 
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.remote import SSH_CONFIG_ENV
-from deploy_helpers.testbed import NIC, testbed
+from deploy_helpers.serve.remote import SSH_CONFIG_ENV
+from deploy_helpers.sim.testbed import NIC, testbed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,11 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from deploy_helpers import weights, weights_checks, weights_config
 from deploy_helpers.catalog.loader import load_catalog
+from deploy_helpers.catalog.target import resolve_target
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.serve_plan import resolve_target
-from deploy_helpers.weights_hashing import ALGORITHMS
+from deploy_helpers.weights import checks as weights_checks
+from deploy_helpers.weights import config as weights_config
+from deploy_helpers.weights import manifest as weights
+from deploy_helpers.weights.hashing import ALGORITHMS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

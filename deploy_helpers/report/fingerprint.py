@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 
 from deploy_helpers.catalog.loader import catalog_hash
-from deploy_helpers.host_facts import os_pretty_name
-from deploy_helpers.openai_client import Endpoint, http_client
+from deploy_helpers.client.endpoint import Endpoint, http_client
+from deploy_helpers.host.facts import os_pretty_name
+from deploy_helpers.paths import REPO_ROOT
 from deploy_helpers.report import facts as run_facts
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DISTRIBUTION = "llm-serving-acceptance"
 # host keys a sign-off needs; the report shows "not recorded" for any no stage supplied
 HOST_KEYS = ("chip", "npu_count", "driver", "firmware", "kernel", "os")

@@ -1,7 +1,7 @@
 """report.html: the human sign-off page, rendered from summary.json with jinja2 templates.
 
-Templates live in reports/templates/; the page is self-contained (inline CSS, plots as
-base64 PNG, no script, no external resource) so it can be mailed or archived as is.
+Templates ship with the package (report/templates/); the page is self-contained (inline CSS,
+plots as base64 PNG, no script, no external resource) so it can be mailed or archived as is.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from deploy_helpers.report.fingerprint import HOST_KEYS
 from deploy_helpers.report.redact import scrub_text
 from deploy_helpers.report.summary import HTML_FILE
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "reports" / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
 ORDER = ("failed", "error", "waived", "xpassed", "xfailed", "skipped", "passed")
 

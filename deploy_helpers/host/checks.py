@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from deploy_helpers import npu_tools
+from deploy_helpers.catalog.target import Target
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.serve_plan import NodePlan, Target
+from deploy_helpers.host import npu_tools
+from deploy_helpers.serve.plan import NodePlan
 
 GIB = 1024**3
 DEFAULT_ASCEND_ROOT = "/usr/local/Ascend"

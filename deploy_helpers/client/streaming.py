@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy_helpers.openai_client import reasoning_of
+from deploy_helpers.client.endpoint import reasoning_of
 
 
 @dataclass

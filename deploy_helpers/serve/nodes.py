@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from deploy_helpers import containers, remote
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.client.endpoint import Endpoint
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.log_rules import explain_failure
-from deploy_helpers.openai_client import Endpoint
-from deploy_helpers.serve_plan import NodePlan, Target
-from deploy_helpers.server_process import ServerStartError, tail, wait_until_serving
+from deploy_helpers.serve import containers, remote
+from deploy_helpers.serve.log_rules import explain_failure
+from deploy_helpers.serve.plan import NodePlan
+from deploy_helpers.serve.process import ServerStartError, tail, wait_until_serving
 from deploy_helpers.signals import sigterm_raises_interrupt
 
 WatchedNode = tuple[str, Callable[[], bool], Path]  # name, alive(), log

@@ -10,8 +10,8 @@ import posixpath
 from collections.abc import Callable
 from typing import Any
 
-from deploy_helpers import npu_tools
-from deploy_helpers.host_checks import Node
+from deploy_helpers.host import npu_tools
+from deploy_helpers.host.checks import Node
 
 NOT_NPU = "none (CPU target)"
 

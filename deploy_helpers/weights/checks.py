@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy_helpers import weights, weights_config, weights_shards
-from deploy_helpers.serve_plan import Target
+from deploy_helpers.catalog.target import Target
+from deploy_helpers.weights import config as weights_config
+from deploy_helpers.weights import manifest as weights
+from deploy_helpers.weights import shards as weights_shards
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from deploy_helpers.catalog.schema import ThinkingSwitch
-from deploy_helpers.openai_client import Endpoint, openai_client, thinking_switch
+from deploy_helpers.client.endpoint import Endpoint, openai_client, thinking_switch
 
 GREEDY_PROMPTS = (
     "What is the capital of France?",

@@ -21,7 +21,8 @@ import docker.errors
 from docker.models.containers import Container
 
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.serve_plan import REPO_ROOT, ContainerSpec
+from deploy_helpers.paths import REPO_ROOT
+from deploy_helpers.serve.plan import ContainerSpec
 from deploy_helpers.signals import sigterm_raises_interrupt
 
 LABEL = "llm-serving-acceptance"  # every container the suite starts carries this label

@@ -53,7 +53,7 @@ def convert_gguf(gguf: Path, out_dir: Path) -> Path:
 
 def prepare(out_dir: Path, force: bool = False) -> Path:
     """Convert the shipped GGUF into `out_dir` and write its manifest, unless already done."""
-    from deploy_helpers.weights import MANIFEST_NAME, write_manifest
+    from deploy_helpers.weights.manifest import MANIFEST_NAME, write_manifest
 
     manifest = out_dir / MANIFEST_NAME
     if manifest.is_file() and not force:
