@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "fixtures.selection",
+    "fixtures.known_issues",
     "fixtures.run_dir",
     "fixtures.host",
     "fixtures.weights",

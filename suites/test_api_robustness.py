@@ -12,12 +12,12 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from deploy_helpers.catalog.target import Target
 from deploy_helpers.client.endpoint import Endpoint, http_client, served_models, tokenize_text
-from deploy_helpers.serve.plan import serve_flags
+from deploy_helpers.client.health import serving_problem
+from deploy_helpers.serve.stack import Stack
 
 # vLLM's wordings for a prompt over max_model_len, across versions
 TOO_LONG = re.compile(
@@ -35,16 +35,6 @@ def robustness_bound(target: Target, key: str) -> float:
         f"models/{target.model.name}.yaml deployments[].robustness"
     )
     return bounds[key]
-
-
-def assert_serves_next(http: httpx.Client, service: Endpoint, after: str) -> None:
-    """The next small request succeeds."""
-    response = http.post("/v1/completions", json={
-        "model": service.served_model_name, "prompt": "Hello", "max_tokens": 2})
-    assert response.status_code == 200, (
-        f"after {after}, the next request failed: HTTP {response.status_code} "
-        f"{response.text[:200]!r}"
-    )
 
 
 def long_prompt(service: Endpoint, max_model_len: int) -> str:
@@ -74,7 +64,7 @@ def test_prompt_longer_than_max_model_len_is_rejected(service: Endpoint, route: 
         assert TOO_LONG.search(response.text), (
             f"{route}: the 400 does not say the prompt is too long: {response.text[:300]!r}"
         )
-        assert_serves_next(http, service, "a too-long prompt")
+        assert not (problem := serving_problem(service, "a too-long prompt")), problem
 
 
 def test_malformed_json_is_rejected(service: Endpoint) -> None:
@@ -85,7 +75,7 @@ def test_malformed_json_is_rejected(service: Endpoint) -> None:
             f"malformed JSON got HTTP {response.status_code}, expected 400; "
             f"body {response.text[:300]!r}"
         )
-        assert_serves_next(http, service, "malformed JSON")
+        assert not (problem := serving_problem(service, "malformed JSON")), problem
 
 
 def test_unknown_model_is_404(service: Endpoint) -> None:
@@ -96,13 +86,12 @@ def test_unknown_model_is_404(service: Endpoint) -> None:
             f"an unknown model got HTTP {response.status_code}, expected 404; "
             f"body {response.text[:300]!r}"
         )
-        assert_serves_next(http, service, "an unknown model")
+        assert not (problem := serving_problem(service, "an unknown model")), problem
 
 
 @pytest.mark.parametrize("route", ["completions", "chat"])
-def test_logprobs_above_limit_is_rejected(service: Endpoint, target: Target,
-                                          route: str) -> None:
-    limit = int(serve_flags(target).get("--max-logprobs", DEFAULT_MAX_LOGPROBS))
+def test_logprobs_above_limit_is_rejected(service: Endpoint, stack: Stack, route: str) -> None:
+    limit = int(stack.flag("--max-logprobs") or DEFAULT_MAX_LOGPROBS)
     body = {"model": service.served_model_name, "max_tokens": 2}
     if route == "chat":
         body |= {"messages": [{"role": "user", "content": "Hello"}], "logprobs": True,
@@ -116,7 +105,7 @@ def test_logprobs_above_limit_is_rejected(service: Endpoint, target: Target,
             f"{route}: logprobs {limit + 1} (limit {limit}) got HTTP {response.status_code}, "
             f"expected 400; body {response.text[:300]!r}"
         )
-        assert_serves_next(http, service, "too many logprobs")
+        assert not (problem := serving_problem(service, "too many logprobs")), problem
 
 
 def open_and_cancel(service: Endpoint) -> None:
@@ -131,7 +120,7 @@ def open_and_cancel(service: Endpoint) -> None:
 
 
 def test_short_request_after_cancelled_storm(service: Endpoint, target: Target,
-                                             request: pytest.FixtureRequest) -> None:
+                                             record_measurement) -> None:
     bound = robustness_bound(target, "short_after_storm_s")
     streams = int(robustness_bound(target, "storm_streams"))
     with ThreadPoolExecutor(max_workers=min(streams, 64)) as pool:
@@ -141,7 +130,8 @@ def test_short_request_after_cancelled_storm(service: Endpoint, target: Target,
         response = http.post("/v1/completions", json={
             "model": service.served_model_name, "prompt": "Hello", "max_tokens": 4})
         took = time.perf_counter() - sent
-    request.node.user_properties.append(("short_after_storm_s", round(took, 3)))
+    record_measurement("short_after_storm", round(took, 3), "s", bound=bound,
+                       storm_streams=streams)
     assert response.status_code == 200, (
         f"after {streams} cancelled streams, a short request failed: HTTP "
         f"{response.status_code} {response.text[:200]!r}"
@@ -152,8 +142,8 @@ def test_short_request_after_cancelled_storm(service: Endpoint, target: Target,
     )
 
 
-def test_max_num_seqs_concurrent_requests_succeed(service: Endpoint, target: Target) -> None:
-    count = int(serve_flags(target).get("--max-num-seqs", DEFAULT_MAX_NUM_SEQS))
+def test_max_num_seqs_concurrent_requests_succeed(service: Endpoint, stack: Stack) -> None:
+    count = int(stack.flag("--max-num-seqs") or DEFAULT_MAX_NUM_SEQS)
     body = {"model": service.served_model_name, "prompt": "Count to ten:", "max_tokens": 8,
             "temperature": 0}
 

@@ -90,7 +90,8 @@ def test_stop_string_ends_chat(client: openai.OpenAI, service: Endpoint, target:
     )
 
 
-@pytest.mark.per_target("golden", lambda t: [g for g in t.model.golden_prompts if g.kind == "chat"])
+@pytest.mark.per_target("golden", lambda s: [g for g in s.target.model.golden_prompts
+                                            if g.kind == "chat"])
 def test_golden_chat(client: openai.OpenAI, service: Endpoint, target: Target, golden) -> None:
     response = chat(client, service, target, messages=[{"role": "user", "content": golden.prompt}],
                     max_tokens=golden.max_tokens)

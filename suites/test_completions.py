@@ -5,10 +5,9 @@ from __future__ import annotations
 import openai
 import pytest
 
-from deploy_helpers.catalog.target import Target
 from deploy_helpers.client.endpoint import Endpoint, served_models, tokenize_text
 from deploy_helpers.client.streaming import collect_completion_stream, stream_differences
-from deploy_helpers.serve.plan import declared_max_model_len
+from deploy_helpers.serve.stack import Stack
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 LONG_OUTPUT = {"ignore_eos": True}  # vLLM extension: do not stop at EOS
@@ -21,16 +20,16 @@ def completion(client: openai.OpenAI, service: Endpoint, **kwargs):
     return client.completions.create(**args)
 
 
-def test_models_lists_served_name_and_max_model_len(target: Target, service: Endpoint) -> None:
+def test_models_lists_served_name_and_max_model_len(stack: Stack, service: Endpoint) -> None:
     models = {m["id"]: m for m in served_models(service)}
     assert service.served_model_name in models, (
         f"/v1/models lists {sorted(models)}, not the served name {service.served_model_name!r}"
     )
     listed = models[service.served_model_name].get("max_model_len")
     assert isinstance(listed, int) and listed > 0, f"/v1/models max_model_len is {listed!r}"
-    declared = declared_max_model_len(target)
+    declared = stack.flag("--max-model-len")
     if declared is not None:
-        assert listed == declared, (
+        assert listed == int(declared), (
             f"/v1/models max_model_len {listed} != catalog --max-model-len {declared}"
         )
 
@@ -93,7 +92,7 @@ def test_stop_string_ends_completion(client: openai.OpenAI, service: Endpoint) -
 
 
 @pytest.mark.per_target(
-    "golden", lambda t: [g for g in t.model.golden_prompts if g.kind == "completion"]
+    "golden", lambda s: [g for g in s.target.model.golden_prompts if g.kind == "completion"]
 )
 def test_golden_completion(client: openai.OpenAI, service: Endpoint, golden) -> None:
     text = completion(client, service, prompt=golden.prompt, max_tokens=golden.max_tokens)

@@ -192,9 +192,9 @@ def test_bad_tool_choice_is_rejected(service: Endpoint, target: Target, bad: str
         assert health.status_code == 200, f"{bad}: /health is {health.status_code} afterwards"
 
 
-@pytest.mark.per_target("category", lambda t: list(CATEGORIES))
+@pytest.mark.per_target("category", lambda s: list(CATEGORIES))
 def test_tool_call_pass_rate(client: openai.OpenAI, service: Endpoint, target: Target,
-                             category: str, request: pytest.FixtureRequest) -> None:
+                             category: str, record_measurement) -> None:
     floors = target.deployment.tool_call_pass_rate
     assert category in floors, (
         f"catalog: {target.id} declares no tool_call_pass_rate floor for '{category}': "
@@ -208,7 +208,8 @@ def test_tool_call_pass_rate(client: openai.OpenAI, service: Endpoint, target: T
         if problems:
             failures.append(f"  {case.id}: " + "; ".join(problems))
     rate = 1 - len(failures) / len(cases)
-    request.node.user_properties.append((f"tool_call_pass_rate_{category}", rate))
+    record_measurement(f"tool_call_pass_rate_{category}", round(rate, 3), "ratio",
+                       floor=floors[category], cases=len(cases))
     assert rate >= floors[category], (
         f"{category}: pass rate {rate:.2f} < floor {floors[category]:.2f} "
         f"({len(cases) - len(failures)}/{len(cases)}); failing cases:\n" + "\n".join(failures)

@@ -15,7 +15,7 @@ import pytest
 
 from deploy_helpers.catalog.target import Target
 from deploy_helpers.client.mode_workload import first_divergence
-from deploy_helpers.serve.plan import graph_mode_names
+from deploy_helpers.serve.stack import Stack
 
 REFERENCE = "eager"
 MODE_HINT = re.compile(r"(?i)eager|graph|compil")
@@ -26,27 +26,23 @@ def mode_lines(log: str, most: int = 3) -> list[str]:
     return [line.strip()[:160] for line in log.splitlines() if MODE_HINT.search(line)][:most]
 
 
-def modes(target: Target) -> list[str]:
-    """Every graph mode of the target, default first."""
-    return graph_mode_names(target)
-
-
-def compared_modes(target: Target) -> list[str]:
+def compared_modes(stack: Stack) -> list[str]:
     """The modes qualified against eager."""
-    return [m for m in graph_mode_names(target) if m != REFERENCE]
+    return [m for m in stack.modes_main_last() if m != REFERENCE]
 
 
-def reference_run(graph_mode_run, target: Target):
+def reference_run(graph_mode_run, stack: Stack):
     """Eager's run, which the other modes are compared with."""
-    assert REFERENCE in graph_mode_names(target), (
-        f"catalog: {target.hardware.name} lists no '{REFERENCE}' graph mode to compare with"
+    assert REFERENCE in stack.modes, (
+        f"catalog: {stack.target.hardware.name} lists no '{REFERENCE}' graph mode to compare "
+        "with"
     )
     run = graph_mode_run(REFERENCE)
     assert run.error is None, f"the {REFERENCE} reference did not come up: {run.error}"
     return run
 
 
-@pytest.mark.per_target("mode", modes)
+@pytest.mark.per_target("mode", Stack.modes_main_last)
 def test_graph_mode_comes_up_with_log_evidence(graph_mode_run, target: Target,
                                                mode: str) -> None:
     run = graph_mode_run(mode)
@@ -67,8 +63,8 @@ def test_graph_mode_comes_up_with_log_evidence(graph_mode_run, target: Target,
 
 
 @pytest.mark.per_target("mode", compared_modes)
-def test_graph_mode_greedy_matches_eager(graph_mode_run, target: Target, mode: str) -> None:
-    eager = reference_run(graph_mode_run, target)
+def test_graph_mode_greedy_matches_eager(graph_mode_run, stack: Stack, mode: str) -> None:
+    eager = reference_run(graph_mode_run, stack)
     run = graph_mode_run(mode)
     assert run.error is None, f"{mode}: the service did not come up: {run.error}"
     diverging = [
@@ -84,9 +80,9 @@ def test_graph_mode_greedy_matches_eager(graph_mode_run, target: Target, mode: s
 
 
 @pytest.mark.per_target("mode", compared_modes)
-def test_graph_mode_tpot_ratio_to_eager(graph_mode_run, target: Target, mode: str,
-                                        request: pytest.FixtureRequest) -> None:
-    eager = reference_run(graph_mode_run, target)
+def test_graph_mode_tpot_ratio_to_eager(graph_mode_run, stack: Stack, mode: str,
+                                        record_measurement) -> None:
+    eager = reference_run(graph_mode_run, stack)
     run = graph_mode_run(mode)
     assert run.error is None, f"{mode}: the service did not come up: {run.error}"
     assert run.tpot_s and eager.tpot_s, (
@@ -95,6 +91,8 @@ def test_graph_mode_tpot_ratio_to_eager(graph_mode_run, target: Target, mode: st
     )
     ratio = run.tpot_s / eager.tpot_s
     assert math.isfinite(ratio) and ratio > 0, f"{mode}: TPOT ratio {ratio} is not a number"
-    request.node.user_properties.append((f"tpot_ratio_{mode}_to_{REFERENCE}", round(ratio, 3)))
-    print(f"{target.id} {mode}: TPOT {run.tpot_s * 1e3:.1f} ms, {REFERENCE} "
+    record_measurement(f"tpot_ratio_{mode}_to_{REFERENCE}", round(ratio, 3), "ratio",
+                       tpot_ms=round(run.tpot_s * 1e3, 1),
+                       reference_tpot_ms=round(eager.tpot_s * 1e3, 1))
+    print(f"{stack.id} {mode}: TPOT {run.tpot_s * 1e3:.1f} ms, {REFERENCE} "
           f"{eager.tpot_s * 1e3:.1f} ms, ratio {ratio:.2f}")

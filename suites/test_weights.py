@@ -18,7 +18,7 @@ from deploy_helpers.weights.checks import Settings, checks_for, run_check
 pytestmark = pytest.mark.local_weights
 
 
-@pytest.mark.per_target("check", checks_for)
+@pytest.mark.per_target("check", lambda s: checks_for(s.target))
 def test_weights_check(target: Target, check: str, weights_dir: Path,
                        weights_settings: Settings) -> None:
     try:

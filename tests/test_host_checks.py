@@ -24,9 +24,10 @@ import testinfra
 from deploy_helpers.catalog.loader import load_catalog
 from deploy_helpers.catalog.target import Target, resolve_target
 from deploy_helpers.host import checks as host_checks
-from deploy_helpers.host.checks import HostPaths, Node, check_by_name, declared_checks
+from deploy_helpers.host.checks import check_by_name, declared_checks
 from deploy_helpers.host.facts import node_facts
-from deploy_helpers.serve.plan import build_plan
+from deploy_helpers.host.node import HostPaths, Node
+from deploy_helpers.serve.stack import RunOptions, Stack
 from tests.npu_standins import install
 from tests.npu_standins.scenarios import SCENARIO_ENV
 
@@ -58,11 +59,23 @@ def target_of(model: str, **model_changes) -> Target:
     return target
 
 
+def stack_of(target: Target, node_ips: list[str] | None = None, nic: str | None = None,
+             weights_root: str | None = None) -> Stack:
+    """The target planned with these run options (an --endpoint run: nothing is started)."""
+    if node_ips is None and target.hardware.nodes > 1:
+        node_ips = ["127.0.0.1"] * target.hardware.nodes
+    return Stack.plan(target, RunOptions(node_ips=tuple(node_ips or ()), nic=nic,
+                                         weights_root=weights_root,
+                                         endpoint="http://127.0.0.1:9"))
+
+
 def nodes(target: Target, paths: HostPaths | None = None, node_ips: list[str] | None = None,
           nic: str | None = None, weights_root: str | None = None,
           scenarios: list[str] | None = None) -> list[Node]:
     """Local testinfra nodes for the target's plan (one per node ip)."""
-    plans = build_plan(target, node_ips=node_ips, nic=nic, weights_root=weights_root)
+    if node_ips is None and target.hardware.nodes > 1:
+        node_ips = ["127.0.0.1"] * target.hardware.nodes
+    plans = stack_of(target, node_ips, nic, weights_root).nodes
     local = testinfra.get_host("local://")
     hosts = [ScenarioHost(local, s) for s in scenarios] if scenarios else [local] * len(plans)
     return [Node(h, p, target, paths or HostPaths()) for h, p in zip(hosts, plans, strict=True)]
@@ -139,7 +152,7 @@ def _ips(model: str) -> list[str] | None:
 def test_npu_check_passes_on_healthy_host(standin, check: str) -> None:
     for model in (DUO_MODEL, A2_MODEL):
         target = target_of(model)
-        if check not in {c.name for c in declared_checks(target)}:
+        if check not in {c.name for c in declared_checks(stack_of(target))}:
             continue
         paths = standin(_healthy_for(model))
         assert_passes(run(check, nodes(target, paths, node_ips=_ips(model))))
@@ -316,7 +329,7 @@ def test_docker_engine_unreachable(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_profiles_declare_their_checks() -> None:
-    names = {m: [c.name for c in declared_checks(target_of(m))]
+    names = {m: [c.name for c in declared_checks(stack_of(target_of(m)))]
              for m in (DUO_MODEL, A2_MODEL, "smollm2-135m")}
     assert names["smollm2-135m"] == ["disk_space", "memory"]  # process launcher: no docker
     assert {"npu_driver", "npu_firmware", "kernel_version", "kernel_packages", "docker_engine",
@@ -331,7 +344,7 @@ def test_profiles_declare_their_checks() -> None:
 def test_every_npu_profile_check_has_a_remedy() -> None:
     for model in (DUO_MODEL, A2_MODEL, "smollm2-135m"):
         target = target_of(model)
-        missing = [c.name for c in declared_checks(target)
+        missing = [c.name for c in declared_checks(stack_of(target))
                    if c.name not in target.hardware.host.remedies]
         assert not missing, f"{target.hardware.name}: no remedy for {missing}"
 
@@ -387,8 +400,9 @@ def test_suite_two_nodes_network_checks(tmp_path: Path) -> None:
 def test_suite_two_nodes_need_node_ips(tmp_path: Path) -> None:
     env, args = _standin_args(tmp_path, "a2-healthy")
     done = run_host_suite(env, "--model", A2_MODEL, "-k", "npu_health", *args)
-    assert done.returncode == 1
-    assert "host stage: atlas-a2 runs on 2 nodes: pass --node-ip for each (got 0)" in done.stdout
+    assert done.returncode == 4, done.stdout[-2000:]  # a usage error, before any stage runs
+    assert done.stderr.strip() == ("ERROR: deepseek-v3.1-w8a8@atlas-a2 runs on 2 node(s): pass "
+                                   "--node-ip once per node, node 0 first (got 0)")
 
 
 def test_embedded_cpu_target_runs_disk_and_memory_only() -> None:

@@ -17,7 +17,7 @@ import pytest
 from deploy_helpers.catalog.loader import load_catalog
 from deploy_helpers.catalog.target import resolve_target
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.serve.plan import build_plan
+from deploy_helpers.serve.stack import RunOptions, Stack
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG = load_catalog()
@@ -132,12 +132,14 @@ def test_every_catalog_entry_plans_per_its_guide(model: str, hardware: str) -> N
     hw, dep = target.hardware, target.deployment
     ips = [NODE0, NODE1][: hw.nodes]
     try:
-        plans = build_plan(target, node_ips=ips, arch="aarch64")
+        stack = Stack.plan(target, RunOptions(node_ips=tuple(ips), arch="aarch64",
+                                              endpoint="http://127.0.0.1:9"))
     except SuiteError as exc:
         # only an in-progress model may lack a guide fact; it must say which, in one line
         assert target.model.status == "in-progress", exc
         assert "\n" not in str(exc) and target.model.size_class in str(exc)
         return
+    plans = stack.nodes
     assert len(plans) == hw.nodes
     for plan in plans:
         assert plan.weights in plan.argv  # the engine's positional or --model argument
@@ -145,11 +147,11 @@ def test_every_catalog_entry_plans_per_its_guide(model: str, hardware: str) -> N
         assert all(isinstance(v, str) for v in plan.env.values())
         tail = parser_flags(model, hw.serve.flag_style)
         assert plan.argv[len(plan.argv) - len(tail):] == tail
-        if hw.launcher == "container":
+        if stack.launcher.uses_containers:
             assert plan.container is not None and plan.container.image
         else:
             assert plan.container is None
-        if hw.launcher == "container" and hw.accelerator == "npu":
+        if stack.launcher.uses_containers and hw.accelerator == "npu":
             davinci = [f"/dev/davinci{i}" for i in range(dep.tensor_parallel)]
             assert set(davinci) <= set(plan.container.devices)
             assert {"/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc"} <= set(
@@ -313,10 +315,10 @@ def test_text_output_shows_every_node() -> None:
     (["--model", "gpt-9"], "error: unknown model 'gpt-9'; valid models:"),
     (["--model", "qwen2.5-14b", "--hardware", "h100"], "error: unknown hardware 'h100'"),
     (["--model", "qwen2.5-14b", "--hardware", "atlas-a2"], "has no deployment on 'atlas-a2'"),
-    (["--model", "deepseek-v3.1-w8a8", "--node-ip", NODE0], "runs on 2 node(s); got 1 --node-ip"),
-    (["--model", "deepseek-v3.1-w8a8"], "runs on 2 nodes: pass --node-ip for each"),
+    (["--model", "deepseek-v3.1-w8a8", "--node-ip", NODE0], "runs on 2 node(s): pass --node-ip once per node, node 0 first (got 1)"),
+    (["--model", "deepseek-v3.1-w8a8"], "runs on 2 node(s): pass --node-ip once per node, node 0 first (got 0)"),
     (["--model", "qwen2.5-14b", "--node-ip", NODE0, "--node-ip", NODE1],
-     "runs on 1 node(s); got 2 --node-ip"),
+     "runs on 1 node(s): pass --node-ip once per node, node 0 first (got 2)"),
     (["--model", "qwen2.5-14b", "--graph-mode", "torchair"], "graph mode 'torchair' does not"),
 ])
 def test_bad_input_is_one_line_error(args: list[str], message: str) -> None:

@@ -1,15 +1,22 @@
-"""Load the catalog directory (models/*.yaml, hardware/*.yaml) into validated records."""
+"""Load the catalog directory (hardware/, families/, models/) into validated records.
+
+An entry may `extends` another entry of its folder. A model is laid over its family's entry
+(families/<family>.yaml: chat features, golden prompts, known issues), and each of its
+deployments over the `deployment_defaults` of its hardware profile, so what a family or a
+profile shares is written once; known issues add up (profile, family, deployment).
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from deploy_helpers.catalog.schema import Catalog, Hardware, Model
+from deploy_helpers.catalog.schema import Catalog, Family, Hardware, Model
 from deploy_helpers.errors import SuiteError
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent
@@ -82,7 +89,11 @@ def _read_entries(folder: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     return entries
 
 
-def _load_records(folder: Path, kind: type[Model] | type[Hardware]) -> dict[str, Any]:
+Prepare = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _load_records(folder: Path, kind: type[Model] | type[Hardware] | type[Family],
+                  prepare: Prepare = lambda data: data) -> dict[str, Any]:
     if not folder.is_dir():
         raise CatalogError(f"{folder}: missing folder: a catalog needs models/ and hardware/")
     entries = _read_entries(folder)
@@ -96,7 +107,7 @@ def _load_records(folder: Path, kind: type[Model] | type[Hardware]) -> dict[str,
         if "extends" in data:
             validate(data["extends"])  # a mistake in the parent is named in the parent's file
         try:
-            record = kind.model_validate(merged)
+            record = kind.model_validate(prepare(merged))
         except ValidationError as exc:
             raise _describe(exc, path) from None
         records[record.name] = record
@@ -106,15 +117,45 @@ def _load_records(folder: Path, kind: type[Model] | type[Hardware]) -> dict[str,
     return {name: records[name] for name in entries}  # in file order, parents or not
 
 
+def _set_keys(record: Family | Any) -> dict[str, Any]:
+    """The keys a validated record's file set (defaults left out), as plain data."""
+    return record.model_dump(exclude_unset=True)
+
+
+def _with_defaults(data: dict[str, Any], families: dict[str, Family],
+                   hardware: dict[str, Hardware]) -> dict[str, Any]:
+    """A model's data laid over its family's, each deployment over its profile's defaults."""
+    family = families.get(data.get("family", ""))
+    shared = _set_keys(family) if family else {}
+    family_issues = shared.pop("known_issues", [])
+    for key in ("name", "description", "notes"):
+        shared.pop(key, None)
+    model = _merged(shared, data)
+    deployments = []
+    for dep in model.get("deployments", []):
+        profile = hardware.get(dep.get("hardware")) if isinstance(dep, dict) else None
+        if profile is None:
+            deployments.append(dep)  # the catalog check names the unknown profile
+            continue
+        defaults = _set_keys(profile.deployment_defaults)
+        issues = [*defaults.pop("known_issues", []), *family_issues,
+                  *dep.get("known_issues", [])]
+        deployments.append({**_merged(defaults, dep), "known_issues": issues})
+    return {**model, "deployments": deployments}
+
+
 def load_catalog(root: Path | str | None = None) -> Catalog:
     """Load and validate the catalog at `root` (default: the one shipped with the suite)."""
     root = Path(root) if root else DEFAULT_CATALOG
     if not root.exists():
         raise CatalogError(f"{root}: catalog folder does not exist")
-    models = _load_records(root / "models", Model)
     hardware = _load_records(root / "hardware", Hardware)
+    families = (_load_records(root / "families", Family)
+                if (root / "families").is_dir() else {})
+    models = _load_records(root / "models", Model,
+                           lambda data: _with_defaults(data, families, hardware))
     try:
-        return Catalog(models=models, hardware=hardware)
+        return Catalog(models=models, hardware=hardware, families=families)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise CatalogError(f"{root}: {err['msg'].removeprefix('Value error, ')}") from None

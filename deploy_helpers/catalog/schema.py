@@ -7,6 +7,7 @@ module; this schema is what makes a typo there a one-line error instead of a wro
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -75,7 +76,10 @@ class ServeSpec(Strict):
         {}, description="extra flags by node role: 'head' (node 0) and 'worker' (others)"
     )
     env: dict[str, str] = {}
-    port: int = 8000
+    port: int = Field(8000, description="value of the {port} placeholder; 0: a free port")
+    default_port: int = Field(
+        8000, description="where the engine listens when its argv names no --port (its default)"
+    )
     readiness_timeout_s: float = 600.0
     worker_join_log: str | None = Field(
         None, description="regex a worker node's log shows once it joined node 0 (multi-node)"
@@ -95,6 +99,16 @@ class HostRules(Strict):
     )
 
 
+class DeploymentDefaults(Strict):
+    """Deployment keys a profile gives every deployment on it (the loader merges them in:
+    the deployment's own keys win, known issues add up)."""
+
+    robustness: dict[str, float] = {}
+    perf: list[PerfFloor] = []
+    tool_call_pass_rate: dict[str, float] = {}
+    known_issues: list[KnownIssue] = []
+
+
 class Hardware(Strict):
     """A hardware profile: what a host must be and how a service is run on it."""
 
@@ -104,7 +118,9 @@ class Hardware(Strict):
     chip_family: str | None = Field(None, description="npu-smi chip name prefix: 310P3, 910B")
     devices_per_node: int = 1
     nodes: int = 1
-    launcher: Literal["process", "container"] = "container"
+    launcher: Literal["process", "container", "ssh-process", "ssh-container"] = Field(
+        "container", description="how a service is started (deploy_helpers/serve/launchers/)"
+    )
     dtypes: list[str] = Field(description="dtypes the hardware computes in")
     tensor_parallel_choices: list[int] = [1]
     gpu_memory_utilization_by_size: dict[str, float] = Field(
@@ -118,6 +134,10 @@ class Hardware(Strict):
     weights_root: str = Field(description="where weights live on the host; relative = repo")
     env_per_node: dict[str, str] = Field(
         {}, description="env set on every node; {node_ip}/{nic} placeholders"
+    )
+    deployment_defaults: DeploymentDefaults = Field(
+        default_factory=lambda: DeploymentDefaults(),
+        description="what every deployment on this profile has unless it says otherwise",
     )
     notes: list[str] = []
 
@@ -200,11 +220,13 @@ class PerfFloor(Strict):
 class KnownIssue(Strict):
     """A catalog-declared limitation: a strict xfail or a waiver with an expiry.
 
-    `check` is a test name pattern (fnmatch) such as `test_named_tool_choice*`.
+    `check` is a test name pattern (fnmatch) such as `test_named_tool_choice*`; `failure`
+    is a regex the failure's message must match for the issue to cover it.
     """
 
     check: str
     kind: Literal["xfail", "waiver"]
+    failure: str = Field(description="regex on the failure message this issue covers")
     reason: str
     expires: dt.date | None = None
     source: str = ""
@@ -213,6 +235,10 @@ class KnownIssue(Strict):
     def _waivers_expire(self) -> KnownIssue:
         if self.kind == "waiver" and self.expires is None:
             raise ValueError("a waiver needs an 'expires' date")
+        try:
+            re.compile(self.failure)
+        except re.error as exc:
+            raise ValueError(f"failure: not a regex ({exc})") from None
         return self
 
 
@@ -269,11 +295,24 @@ class Model(Strict):
         return self
 
 
+class Family(Strict):
+    """What every model of a family shares; the loader lays each model over it."""
+
+    name: str
+    description: str = ""
+    source: Source | None = None
+    chat: ChatFeatures = ChatFeatures()
+    golden_prompts: list[GoldenPrompt] = []
+    known_issues: list[KnownIssue] = Field([], description="added to every deployment")
+    notes: list[str] = []
+
+
 class Catalog(Strict):
     """The whole validated catalog."""
 
     models: dict[str, Model]
     hardware: dict[str, Hardware]
+    families: dict[str, Family] = {}
 
     @model_validator(mode="after")
     def _deployments_name_known_hardware(self) -> Catalog:
@@ -291,3 +330,7 @@ class Catalog(Strict):
                         f"{dep.tensor_parallel} not in {profile.tensor_parallel_choices}"
                     )
         return self
+
+
+DeploymentDefaults.model_rebuild()
+Hardware.model_rebuild()

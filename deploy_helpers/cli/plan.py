@@ -1,8 +1,8 @@
 """`plan`: print, per node, everything the stack will do for a model on a hardware profile.
 
 Host checks with their thresholds, the weights and manifest paths, the container spec and
-the serve argv and env — all from `serve_plan.build_plan` and `host_checks.requirements`,
-so what is printed is what the fixtures run.
+the serve argv and env — the same `Stack` the fixtures bring up (deploy_helpers/serve/stack.py),
+so what is printed is what they run.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import asdict
 from pathlib import PurePosixPath
 
 from deploy_helpers.catalog.loader import load_catalog
-from deploy_helpers.catalog.target import Target, resolve_target
-from deploy_helpers.errors import SuiteError
+from deploy_helpers.catalog.target import resolve_target
 from deploy_helpers.host.checks import requirements
-from deploy_helpers.serve.plan import NodePlan, build_plan
+from deploy_helpers.serve.plan import NodePlan
+from deploy_helpers.serve.stack import RunOptions, Stack
 from deploy_helpers.weights.manifest import MANIFEST_NAME
 
 
@@ -38,13 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def node_document(target: Target, plan: NodePlan) -> dict:
+def node_document(stack: Stack, plan: NodePlan) -> dict:
     """One node's plan as JSON-ready data."""
     return {
         "rank": plan.rank,
         "role": plan.role,
         "address": plan.address,
-        "host_checks": requirements(target, plan),
+        "host_checks": requirements(stack, plan),
         "weights": plan.weights,
         "manifest": str(PurePosixPath(plan.weights) / MANIFEST_NAME),
         "container": asdict(plan.container) if plan.container else None,
@@ -56,23 +56,27 @@ def node_document(target: Target, plan: NodePlan) -> dict:
     }
 
 
-def plan_document(target: Target, plans: list[NodePlan]) -> dict:
-    """The whole bring-up plan of `target` as JSON-ready data."""
+def plan_document(stack: Stack) -> dict:
+    """The whole bring-up plan of a stack as JSON-ready data."""
+    target = stack.target
     return {
         "model": target.model.name,
         "hardware": target.hardware.name,
         "engine": target.hardware.serve.engine,
-        "launcher": target.hardware.launcher,
+        "launcher": stack.launcher.kind,
         "tensor_parallel": target.deployment.tensor_parallel,
         "data_parallel": target.deployment.data_parallel,
         "expert_parallel": target.deployment.expert_parallel,
-        "nodes": [node_document(target, p) for p in plans],
+        "base_url": stack.base_url,
+        "graph_modes": stack.modes,
+        "nodes": [node_document(stack, p) for p in stack.nodes],
     }
 
 
 def _text(doc: dict) -> str:
     lines = [f"{doc['model']} on {doc['hardware']} ({doc['engine']}, {doc['launcher']}, "
-             f"TP {doc['tensor_parallel']} x DP {doc['data_parallel']})"]
+             f"TP {doc['tensor_parallel']} x DP {doc['data_parallel']}), served at "
+             f"{doc['base_url']}"]
     for node in doc["nodes"]:
         lines.append(f"\nnode {node['rank']} ({node['role']}, {node['address']})")
         lines.append("  host checks:")
@@ -86,13 +90,11 @@ def _text(doc: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Resolve the target, build every node's plan and print it."""
+    """Plan the target's stack with the given options and print it."""
     target = resolve_target(load_catalog(args.catalog), args.model, args.hardware)
-    if target.hardware.nodes > 1 and not args.node_ip:
-        raise SuiteError(f"{target.hardware.name} runs on {target.hardware.nodes} nodes: "
-                         "pass --node-ip for each, node 0 first")
-    plans = build_plan(target, node_ips=args.node_ip or None, graph_mode=args.graph_mode,
-                       arch=args.arch, weights_root=args.weights_root, nic=args.nic)
-    doc = plan_document(target, plans)
+    options = RunOptions(node_ips=tuple(args.node_ip), nic=args.nic,
+                         weights_root=args.weights_root, graph_mode=args.graph_mode,
+                         arch=args.arch)
+    doc = plan_document(Stack.plan(target, options))
     print(json.dumps(doc, indent=2, ensure_ascii=False) if args.json else _text(doc))
     return 0

@@ -79,6 +79,17 @@ def check_endpoint_serves(endpoint: Endpoint) -> None:
         )
 
 
+def engine_version(endpoint: Endpoint) -> str:
+    """The serving engine's version from vLLM's `/version` route."""
+    try:
+        with http_client(endpoint, timeout_s=10.0) as client:
+            response = client.get("/version")
+            response.raise_for_status()
+            return str(response.json().get("version", "unknown"))
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return f"unavailable ({type(exc).__name__})"
+
+
 def tokenize_chat(
     endpoint: Endpoint, messages: list[dict], chat_template_kwargs: dict | None = None
 ) -> dict[str, Any]:

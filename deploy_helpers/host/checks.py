@@ -12,106 +12,17 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Any
 
 from deploy_helpers.catalog.target import Target
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.host import npu_tools
+from deploy_helpers.host.node import CheckFailed, CheckResult, Node
 from deploy_helpers.serve.plan import NodePlan
+from deploy_helpers.serve.stack import Stack
 
 GIB = 1024**3
-DEFAULT_ASCEND_ROOT = "/usr/local/Ascend"
-DEFAULT_DEV_ROOT = "/dev"
-
-
-class CheckFailed(Exception):
-    """A check's finding on one node: what is wrong there (without the remedy)."""
-
-
-@dataclass(frozen=True)
-class HostPaths:
-    """Where a node keeps the Ascend install and its device nodes (configurable for tests)."""
-
-    ascend_root: str = DEFAULT_ASCEND_ROOT
-    dev_root: str = DEFAULT_DEV_ROOT
-
-    def device(self, path: str) -> str:
-        """A container device path (/dev/...) under this node's device root."""
-        rel = posixpath.relpath(path, DEFAULT_DEV_ROOT)
-        return posixpath.join(self.dev_root, rel)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One check on one node: passed or not, with evidence or the failure message."""
-
-    check: str
-    node: str
-    ok: bool
-    message: str
-
-
-@dataclass
-class Node:
-    """One node of a deployment as the checks see it: its host, plan and paths."""
-
-    host: Any  # testinfra.host.Host
-    plan: NodePlan
-    target: Target
-    paths: HostPaths = field(default_factory=HostPaths)
-
-    @property
-    def label(self) -> str:
-        """How messages name the node."""
-        return f"node {self.plan.rank} ({self.plan.address})"
-
-    def run(self, *argv: str) -> Any:
-        """Run an argv on the node (each word quoted by testinfra, never a shell string)."""
-        return self.host.run(" ".join(["%s"] * len(argv)), *argv)
-
-    def output(self, *argv: str) -> str:
-        """stdout of an argv that must succeed; CheckFailed naming the command otherwise."""
-        result = self.run(*argv)
-        if result.rc != 0:
-            text = (result.stderr or result.stdout).strip().splitlines()
-            why = text[-1] if text else f"exit code {result.rc}"
-            raise CheckFailed(f"`{' '.join(argv)}` failed: {why}")
-        return result.stdout
-
-    def read(self, path: str) -> str:
-        """A text file of the node; CheckFailed when it is missing."""
-        handle = self.host.file(path)
-        if not handle.exists:
-            raise CheckFailed(f"{path} not found")
-        return handle.content_string
-
-    @cached_property
-    def npu_info(self) -> npu_tools.NpuSmiInfo:
-        """The node's `npu-smi info` table."""
-        info = npu_tools.parse_npu_smi_info(self.output("npu-smi", "info"))
-        if not info.chips:
-            raise CheckFailed("`npu-smi info` lists no NPU chips")
-        return info
-
-    def board(self, npu_id: int, chip: int | None = None) -> dict[str, str]:
-        """`npu-smi info -t board -i NPU [-c CHIP]` as a mapping."""
-        argv = ["npu-smi", "info", "-t", "board", "-i", str(npu_id)]
-        if chip is not None:
-            argv += ["-c", str(chip)]
-        return npu_tools.parse_board(self.output(*argv))
-
-    @cached_property
-    def hccn_tool(self) -> str:
-        """hccn_tool from PATH, else the driver's tools folder."""
-        if self.host.exists("hccn_tool"):
-            return "hccn_tool"
-        return posixpath.join(self.paths.ascend_root, "driver", "tools", "hccn_tool")
-
-    def hccn(self, device: int, *query: str) -> str:
-        """`hccn_tool -i DEVICE QUERY... -g` output."""
-        return self.output(self.hccn_tool, "-i", str(device), *query, "-g")
 
 
 # --------------------------------------------------------------------------- thresholds
@@ -342,77 +253,81 @@ class HostCheck:
     """A named check: when it applies, what it requires, and how it runs on a node."""
 
     name: str
-    applies: Callable[[Target], bool]
-    requirement: Callable[[Target, NodePlan], str]
+    applies: Callable[[Stack], bool]
+    requirement: Callable[[Stack, NodePlan], str]
     run: Callable[[Node], str] | None = None
     run_all: Callable[[list[Node]], dict[str, str]] | None = None  # cross-node checks
 
 
-def _npu(target: Target) -> bool:
-    return target.hardware.accelerator == "npu"
+def _npu(stack: Stack) -> bool:
+    return stack.target.hardware.accelerator == "npu"
 
 
-def _multi(target: Target) -> bool:
-    return _npu(target) and target.hardware.nodes > 1
+def _multi(stack: Stack) -> bool:
+    return _npu(stack) and stack.target.hardware.nodes > 1
 
 
-def _drivers(target: Target) -> Any:
-    return target.hardware.drivers
+def _drivers(stack: Stack) -> Any:
+    return stack.target.hardware.drivers
+
+
+def _host(stack: Stack) -> Any:
+    return stack.target.hardware.host
 
 
 CHECKS: list[HostCheck] = [
-    HostCheck("npu_driver", lambda t: _npu(t) and bool(_drivers(t).driver),
-              lambda t, p: f"driver {_drivers(t).driver}[.patch] (npu-smi board Software "
+    HostCheck("npu_driver", lambda s: _npu(s) and bool(_drivers(s).driver),
+              lambda s, p: f"driver {_drivers(s).driver}[.patch] (npu-smi board Software "
                            "Version, driver/version.info)", _npu_driver),
-    HostCheck("npu_firmware", lambda t: _npu(t) and bool(_drivers(t).firmware),
-              lambda t, p: f"firmware {_drivers(t).firmware}[.patch] (npu-smi board Firmware "
+    HostCheck("npu_firmware", lambda s: _npu(s) and bool(_drivers(s).firmware),
+              lambda s, p: f"firmware {_drivers(s).firmware}[.patch] (npu-smi board Firmware "
                            "Version, firmware/version.info)", _npu_firmware),
-    HostCheck("chip_family", lambda t: _npu(t) and bool(t.hardware.chip_family),
-              lambda t, p: f"every chip named {t.hardware.chip_family}*", _chip_family),
+    HostCheck("chip_family", lambda s: _npu(s) and bool(s.target.hardware.chip_family),
+              lambda s, p: f"every chip named {s.target.hardware.chip_family}*", _chip_family),
     HostCheck("npu_count", _npu,
-              lambda t, p: f">= {chips_needed(t)} NPU chips", _npu_count),
+              lambda s, p: f">= {chips_needed(s.target)} NPU chips", _npu_count),
     HostCheck("npu_health", _npu,
-              lambda t, p: f"every chip health in {t.hardware.host.accepted_npu_health}",
+              lambda s, p: f"every chip health in {_host(s).accepted_npu_health}",
               _npu_health),
-    HostCheck("kernel_version", lambda t: bool(_drivers(t).kernel_prefix),
-              lambda t, p: f"uname -r starts with {_drivers(t).kernel_prefix}", _kernel_version),
-    HostCheck("kernel_packages", lambda t: bool(t.hardware.host.kernel_packages),
-              lambda t, p: ", ".join(f"{n}-$(uname -r)" for n in t.hardware.host.kernel_packages)
+    HostCheck("kernel_version", lambda s: bool(_drivers(s).kernel_prefix),
+              lambda s, p: f"uname -r starts with {_drivers(s).kernel_prefix}", _kernel_version),
+    HostCheck("kernel_packages", lambda s: bool(_host(s).kernel_packages),
+              lambda s, p: ", ".join(f"{n}-$(uname -r)" for n in _host(s).kernel_packages)
               + " installed", _kernel_packages),
-    HostCheck("required_commands", lambda t: bool(t.hardware.host.required_commands),
-              lambda t, p: f"on PATH: {', '.join(t.hardware.host.required_commands)}",
+    HostCheck("required_commands", lambda s: bool(_host(s).required_commands),
+              lambda s, p: f"on PATH: {', '.join(_host(s).required_commands)}",
               _required_commands),
-    HostCheck("disk_space", lambda t: True,
-              lambda t, p: f">= {disk_needed_gib(t):g} GiB free at {p.weights}", _disk_space),
-    HostCheck("memory", lambda t: True,
-              lambda t, p: f">= {memory_needed_gib(t):.2f} GiB MemAvailable "
-                           f"({t.model.weights_gib:g} GiB / {t.hardware.nodes} node(s) x "
-                           f"{t.hardware.host.memory_factor:g})", _memory),
-    HostCheck("device_nodes", lambda t: bool(t.hardware.container and t.hardware.launcher
-                                             == "container" and _npu(t)),
-              lambda t, p: f"present: {', '.join(required_devices(p))}", _device_nodes),
-    HostCheck("docker_engine", lambda t: t.hardware.launcher == "container",
-              lambda t, p: "docker version answers from the engine", _docker_engine),
+    HostCheck("disk_space", lambda s: True,
+              lambda s, p: f">= {disk_needed_gib(s.target):g} GiB free at {p.weights}", _disk_space),
+    HostCheck("memory", lambda s: True,
+              lambda s, p: f">= {memory_needed_gib(s.target):.2f} GiB MemAvailable "
+                           f"({s.target.model.weights_gib:g} GiB / "
+                           f"{s.target.hardware.nodes} node(s) x "
+                           f"{_host(s).memory_factor:g})", _memory),
+    HostCheck("device_nodes", lambda s: s.launcher.uses_containers and _npu(s),
+              lambda s, p: f"present: {', '.join(required_devices(p))}", _device_nodes),
+    HostCheck("docker_engine", lambda s: s.launcher.uses_containers,
+              lambda s, p: "docker version answers from the engine", _docker_engine),
     HostCheck("nic", _multi,
-              lambda t, p: "interfaces exist: " + ", ".join(sorted(
+              lambda s, p: "interfaces exist: " + ", ".join(sorted(
                   {v for k, v in p.env.items() if k.endswith("_SOCKET_IFNAME")})), _nic),
     HostCheck("hccl_if_ip", _multi,
-              lambda t, p: f"{p.env.get('HCCL_IF_IP')} is an address of "
+              lambda s, p: f"{p.env.get('HCCL_IF_IP')} is an address of "
                            f"{p.env.get('HCCL_SOCKET_IFNAME')}", _hccl_if_ip),
     HostCheck("hccn_link", _multi,
-              lambda t, p: f"hccn_tool -i 0..{chips_needed(t) - 1} -link -g: UP", _hccn_link),
+              lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -link -g: UP", _hccn_link),
     HostCheck("hccn_net_health", _multi,
-              lambda t, p: f"hccn_tool -i 0..{chips_needed(t) - 1} -net_health -g: Success",
+              lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -net_health -g: Success",
               _hccn_net_health),
     HostCheck("hccn_tls", _multi,
-              lambda t, p: "hccn_tool -tls -g settings equal on every node",
+              lambda s, p: "hccn_tool -tls -g settings equal on every node",
               run_all=_hccn_tls),
 ]
 
 
-def declared_checks(target: Target) -> list[HostCheck]:
-    """The checks the target's profile declares, in a fixed order."""
-    return [check for check in CHECKS if check.applies(target)]
+def declared_checks(stack: Stack) -> list[HostCheck]:
+    """The checks the stack's profile and launcher declare, in a fixed order."""
+    return [check for check in CHECKS if check.applies(stack)]
 
 
 def check_by_name(name: str) -> HostCheck:
@@ -423,13 +338,13 @@ def check_by_name(name: str) -> HostCheck:
     raise SuiteError(f"unknown host check '{name}' (known: {', '.join(c.name for c in CHECKS)})")
 
 
-def requirements(target: Target, plan: NodePlan) -> list[dict[str, str]]:
+def requirements(stack: Stack, plan: NodePlan) -> list[dict[str, str]]:
     """What each declared check requires of the node of `plan` (for the bring-up plan)."""
-    remedies = target.hardware.host.remedies
+    remedies = stack.target.hardware.host.remedies
     return [
-        {"check": c.name, "requires": c.requirement(target, plan),
+        {"check": c.name, "requires": c.requirement(stack, plan),
          "remedy": remedies.get(c.name, "")}
-        for c in declared_checks(target)
+        for c in declared_checks(stack)
     ]
 
 
@@ -463,6 +378,6 @@ def run_check(check: HostCheck, nodes: list[Node]) -> list[CheckResult]:
     return results
 
 
-def run_checks(target: Target, nodes: list[Node]) -> dict[str, list[CheckResult]]:
+def run_checks(stack: Stack, nodes: list[Node]) -> dict[str, list[CheckResult]]:
     """Every declared check on every node, by check name."""
-    return {check.name: run_check(check, nodes) for check in declared_checks(target)}
+    return {check.name: run_check(check, nodes) for check in declared_checks(stack)}

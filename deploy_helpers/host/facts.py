@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deploy_helpers.host import npu_tools
-from deploy_helpers.host.checks import Node
+from deploy_helpers.host.node import Node
 
 NOT_NPU = "none (CPU target)"
 

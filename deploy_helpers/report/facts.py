@@ -19,11 +19,30 @@ import fcntl
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 FACTS_FILE = "facts.jsonl"
 BRING_UP = "bring_ups"  # the appended section the launcher writes, one entry per bring-up
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One record a stage result contributes: a section's facts, for a target or the run."""
+
+    section: str
+    facts: dict[str, Any]
+    target: str | None = None
+    append: bool = False
+
+
+@runtime_checkable
+class StageResult(Protocol):
+    """What a stage returns: anything that tells the report what it found."""
+
+    def facts(self) -> list[Fact]:
+        """The records this result adds to the run's fingerprint."""
 
 
 def now_iso() -> str:
@@ -85,13 +104,8 @@ def merge(records: Iterable[dict[str, Any]]) -> dict[str | None, dict[str, Any]]
     return merged
 
 
-class FactSink:
-    """A run folder's facts file, bound to the stage that records into it."""
-
-    def __init__(self, run_dir: Path, source: str = "") -> None:
-        self.run_dir = run_dir
-        self.source = source
-
-    def add(self, section: str, facts: dict[str, Any], target: str | None = None) -> None:
-        """Merge `facts` into `section` (of `target`, or of the whole run)."""
-        record(self.run_dir, section, facts, target=target, source=self.source)
+def record_all(run_dir: Path, found: Iterable[Fact], source: str = "") -> None:
+    """Record every fact a stage result exposes (its `facts()`)."""
+    for fact in found:
+        record(run_dir, fact.section, fact.facts, target=fact.target, append=fact.append,
+               source=source)

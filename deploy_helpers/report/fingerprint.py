@@ -15,10 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from deploy_helpers.catalog.loader import catalog_hash
-from deploy_helpers.client.endpoint import Endpoint, http_client
 from deploy_helpers.host.facts import os_pretty_name
 from deploy_helpers.paths import REPO_ROOT
 from deploy_helpers.report import facts as run_facts
@@ -89,17 +86,6 @@ def suite_facts(catalog_root: str | None) -> dict[str, Any]:
         "catalog_hash": catalog_hash(catalog_root),
         "python": platform.python_version(),
     }
-
-
-def engine_version(endpoint: Endpoint) -> str:
-    """The serving engine's version from vLLM's `/version` route."""
-    try:
-        with http_client(endpoint, timeout_s=10.0) as client:
-            response = client.get("/version")
-            response.raise_for_status()
-            return str(response.json().get("version", "unknown"))
-    except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        return f"unavailable ({type(exc).__name__})"
 
 
 def manifest_hash(manifest: Path) -> str:

@@ -10,6 +10,8 @@ from typing import Any
 
 import jsonschema
 
+from deploy_helpers.errors import SuiteError
+
 SCHEMA_FILE = Path(__file__).with_name("perf.schema.json")
 PATTERN = "perf-*.json"
 METRICS = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms")
@@ -77,3 +79,47 @@ def from_loadgen(result: dict[str, Any], name: str, target: str) -> dict[str, An
         "measurement_valid": result["self_check"]["valid"],
         "samples": result.get("samples_ms", {}),
     }
+
+
+def file_stem(name: str, target: str) -> str:
+    """The perf file of a shape: perf-<target>-<shape>.json, safe as a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{target}-{name}")
+
+
+def write_result(run_dir: Path, result: dict[str, Any], name: str, target: str) -> Path:
+    """Write a load generator result into the run folder, once, in this report's format."""
+    path = run_dir / PATTERN.replace("*", file_stem(name, target))
+    path.write_text(json.dumps(from_loadgen(result, name=name, target=target)))
+    return path
+
+
+def _results_of(path: Path) -> list[dict[str, Any]]:
+    if path.is_dir():
+        path = path / "summary.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SuiteError(f"--perf-baseline {path}: no such file") from None
+    except (ValueError, IsADirectoryError) as exc:
+        raise SuiteError(f"--perf-baseline {path}: not JSON ({exc})") from None
+    results = data.get("perf") if isinstance(data, dict) else None
+    if not isinstance(results, list) or not all(
+            isinstance(r, dict) and {"name", "concurrency", "output_tok_s"} <= set(r)
+            for r in results):
+        raise SuiteError(f"--perf-baseline {path}: expected a run folder, its summary.json or "
+                         "a --record-baseline file (an object whose 'perf' lists results)")
+    return results
+
+
+def load_baseline(path: Path) -> dict[str, dict[str, Any]]:
+    """An earlier run's perf results by `key`: from a run folder, summary.json or a file
+    written by `write_baseline`."""
+    return {key(r): r for r in _results_of(path)}
+
+
+def write_baseline(path: Path, run_dir: Path) -> int:
+    """Write the run folder's perf results (without samples) as a baseline file; returns
+    how many results it holds."""
+    results = [without_samples(r) for r in load(run_dir).results]
+    path.write_text(json.dumps({"baseline_of": run_dir.name, "perf": results}, indent=1))
+    return len(results)

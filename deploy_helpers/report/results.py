@@ -2,7 +2,12 @@
 
 Outcomes: passed, failed (the check failed), error (its stage failed in setup or
 teardown), skipped, xfailed (a catalog-declared limitation behaved as declared),
-xpassed (a non-strict expected failure passed), waived (failed under a live waiver).
+xpassed (a non-strict expected failure passed), waived (failed under a live waiver),
+no_floor (measured, but the catalog holds it to no floor yet: the run is incomplete).
+
+A test records a measurement as the user property `measurement:<name>` (a JSON object
+with at least `name`, `value` and `unit`; fixtures/report.py `record_measurement`); every
+measurement reaches the test's result, summary.json, report.html and junit.xml.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "waived")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "waived", "no_floor")
+MEASUREMENT = "measurement:"  # user property prefix of a recorded measurement
+NO_FLOOR = "no_floor"  # value of the `outcome` user property of a check that has no floor
 FAILING = ("failed", "error")
 DETAILS_LIMIT = 8000  # characters of a failure's full text kept in summary.json
 
@@ -44,6 +51,7 @@ class TestResult:
     details: str = ""
     waiver: dict[str, Any] | None = None
     limitation: str | None = None
+    measurements: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -77,6 +85,8 @@ def fold(phases: list[Phase]) -> TestResult:
             if phase.wasxfail is not None:
                 outcome = "waived" if "waived" in props else "xfailed"
                 message, details, failure = phase.wasxfail, phase.details, phase.message
+            elif props.get("outcome") == NO_FLOOR:
+                outcome, message = NO_FLOOR, phase.message
             else:
                 outcome, message = "skipped", phase.message
             break
@@ -88,6 +98,7 @@ def fold(phases: list[Phase]) -> TestResult:
         message = (f"waiver '{waiver['check']}' expired {waiver['expires']} "
                    f"({waiver['reason']}): {cause_line(message)}")
     file, _, rest = nodeid.partition("::")
+    measurements = [json.loads(v) for k, v in props.items() if k.startswith(MEASUREMENT)]
     return TestResult(
         nodeid=nodeid,
         suite=file,
@@ -99,6 +110,7 @@ def fold(phases: list[Phase]) -> TestResult:
         details=details[:DETAILS_LIMIT],
         waiver=waiver,
         limitation=props.get("limitation"),
+        measurements=measurements,
     )
 
 

@@ -81,10 +81,17 @@ def assemble(
         "tests": [r.as_dict() for r in results],
         "waivers": waivers,
         "perf": [perf.without_samples(r) for r in perf_results],
+        "measurements": measurements_table(results),
         "problems": problems,
         "artifacts": artifacts(run_dir),
         "redacted_files": redacted_files,
     }
+
+
+def measurements_table(results: list[TestResult]) -> list[dict[str, Any]]:
+    """Every measurement of the run, each with the test that recorded it."""
+    return [{**m, "nodeid": r.nodeid, "suite": r.suite, "target": r.target,
+             "outcome": r.outcome} for r in results for m in r.measurements]
 
 
 def write(run_dir: Path, summary: dict[str, Any]) -> Path:

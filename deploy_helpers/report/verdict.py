@@ -2,6 +2,9 @@
 
 PASS: every check passed or behaved as a catalog-declared limitation (strict xfail).
 PASS WITH WAIVERS: as PASS, except checks that failed under a live catalog waiver.
+INCOMPLETE: nothing failed, but some measurement has no floor to be judged by yet (the
+catalog sets none and no baseline was given): the run cannot sign the deployment off,
+and it did not find it faulty either.
 FAIL: any check failed or errored (including failures whose waiver expired), no check
 ran, the run was interrupted, or the report found a problem (e.g. an invalid perf file).
 """
@@ -13,8 +16,9 @@ from typing import Any
 
 from deploy_helpers.report.results import TestResult
 
-PASS, PASS_WITH_WAIVERS, FAIL = "PASS", "PASS WITH WAIVERS", "FAIL"
-VERDICTS = (PASS, PASS_WITH_WAIVERS, FAIL)
+PASS, PASS_WITH_WAIVERS, INCOMPLETE, FAIL = "PASS", "PASS WITH WAIVERS", "INCOMPLETE", "FAIL"
+VERDICTS = (PASS, PASS_WITH_WAIVERS, INCOMPLETE, FAIL)
+INCOMPLETE_EXIT = 6  # not a pytest code: nothing failed, but the run cannot sign off
 # pytest's own exit codes that say more than a verdict can; they are kept as they are
 INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_TESTS = 2, 3, 4, 5
 
@@ -58,6 +62,9 @@ def decide(
         reasons.append("no check ran")
     if reasons:
         return Verdict(FAIL, reasons)
+    unjudged = [r for r in results if r.outcome == "no_floor"]
+    if unjudged:
+        return Verdict(INCOMPLETE, [f"no floor: {r.nodeid}: {r.message}" for r in unjudged])
     waived = [r for r in results if r.outcome == "waived"]
     if waived:
         return Verdict(PASS_WITH_WAIVERS, [f"waived: {r.nodeid}: {r.message}" for r in waived])
@@ -65,7 +72,8 @@ def decide(
 
 
 def exit_code(verdict: Verdict, pytest_status: int) -> int:
-    """0 for PASS and PASS WITH WAIVERS, 1 for FAIL; pytest's codes 2-5 are kept."""
+    """0 for PASS and PASS WITH WAIVERS, 1 for FAIL, 6 for INCOMPLETE; pytest's codes 2-5
+    are kept."""
     if pytest_status in (INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_TESTS):
         return pytest_status
-    return 1 if verdict.verdict == FAIL else 0
+    return {FAIL: 1, INCOMPLETE: INCOMPLETE_EXIT}.get(verdict.verdict, 0)

@@ -7,8 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from deploy_helpers.catalog import known_issues
 from deploy_helpers.report import fingerprint, html, perf, summary
-from deploy_helpers.report import waivers as waiver_usage
 from deploy_helpers.report.facts import now_iso
 from deploy_helpers.report.junit_properties import add_run_properties
 from deploy_helpers.report.redact import redact_argv, scrub_text, scrub_tree
@@ -46,7 +46,7 @@ def write_run_report(
     """
     redacted = scrub_tree(run_dir, secrets)
     results = fold_all(phases)
-    used = waiver_usage.usage(declared_waivers, results)
+    used = known_issues.usage(declared_waivers, results)
     perf_found = perf.load(run_dir)
     problems = perf_found.problems + fingerprint.problems(run_dir)
     verdict = decide(results, used, problems, pytest_status)

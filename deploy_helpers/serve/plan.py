@@ -1,13 +1,13 @@
 """Serve plans: the exact argv, env and container spec each node of a deployment runs.
 
-A plan is derived from the catalog alone (profile flags, then the deployment's, then the
-graph mode's, then the chat-feature parsers), so the fixtures, the `plan` CLI and the
-golden tests all see the same commands.
+A plan is derived from the catalog (profile flags, then the deployment's, then the graph
+mode's, then the chat-feature parsers) and the run's options. The stack
+(deploy_helpers/serve/stack.py) is the only caller: the fixtures, the `plan` CLI and the
+golden tests all read the plans it holds.
 """
 
 from __future__ import annotations
 
-import platform
 import re
 import sys
 from dataclasses import asdict, dataclass, field
@@ -133,13 +133,6 @@ def serve_flags(target: Target, graph_mode: str | None = None, role: str = "head
                   _parser_args(target))
 
 
-def declared_max_model_len(target: Target) -> int | None:
-    """The --max-model-len the catalog serves the target with, if it sets one."""
-    flags = serve_flags(target)
-    value = flags.get("--max-model-len", flags.get("--max_model_len"))
-    return int(value) if value is not None else None
-
-
 def _render_flags(flags: dict[str, FlagValue], style: str, ctx: dict[str, object]) -> list[str]:
     argv: list[str] = []
     for flag, value in flags.items():
@@ -166,7 +159,7 @@ def _format_env(env: dict[str, str], ctx: dict[str, object]) -> dict[str, str]:
 
 def _container_spec(target: Target, ctx: dict[str, object], arch: str) -> ContainerSpec | None:
     spec = target.hardware.container
-    if spec is None or target.hardware.launcher != "container":
+    if spec is None:
         return None
     if arch not in spec.image:
         raise SuiteError(
@@ -190,51 +183,84 @@ def _container_spec(target: Target, ctx: dict[str, object], arch: str) -> Contai
     )
 
 
-def build_plan(
-    target: Target,
-    *,
-    node_ips: list[str] | None = None,
-    port: int | None = None,
-    weights_root: str | None = None,
-    graph_mode: str | None = None,
-    arch: str | None = None,
-    python: str | None = None,
-    nic: str | None = None,
-) -> list[NodePlan]:
-    """Plan every node of `target`: serve argv and env, container spec, weights path."""
+def flag_name(flag: str) -> str:
+    """A flag as vLLM's parser reads it: `--max_num_seqs` is `--max-num-seqs`."""
+    return "--" + flag.removeprefix("--").replace("_", "-")
+
+
+def argv_value(argv: list[str], flag: str) -> str | None:
+    """The value `argv` gives `flag` (`--flag V` or `--flag=V`, any spelling), if any."""
+    wanted = flag_name(flag)
+    for index, word in enumerate(argv):
+        name, eq, value = word.partition("=")
+        if not name.startswith("--") or flag_name(name) != wanted:
+            continue
+        if eq:
+            return value
+        return argv[index + 1] if index + 1 < len(argv) else None
+    return None
+
+
+def listen_port(target: Target, argv: list[str]) -> int:
+    """The port the engine listens on: the argv's `--port`, else the engine's default."""
+    value = argv_value(argv, "--port")
+    if value is None:
+        return target.hardware.serve.default_port
+    try:
+        return int(value)
+    except ValueError:
+        raise SuiteError(f"{target.hardware.name}: --port {value!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """What one planning pass needs beyond the catalog: the run's options, resolved."""
+
+    node_ips: list[str]
+    port: int
+    weights_root: str | None
+    graph_mode: str | None
+    arch: str
+    python: str
+    nic: str | None
+
+
+def plan_nodes(target: Target, inputs: PlanInputs) -> list[NodePlan]:
+    """Plan every node of `target`: serve argv and env, container spec, weights path.
+
+    Only the stack (deploy_helpers/serve/stack.py) calls this: every other stage reads
+    the plans the stack holds.
+    """
     hw, dep = target.hardware, target.deployment
-    nodes = hw.nodes
-    node_ips = node_ips or ["127.0.0.1"] * nodes
-    if len(node_ips) != nodes:
-        raise SuiteError(f"{hw.name} runs on {nodes} node(s); got {len(node_ips)} --node-ip")
-    mode, _ = _mode_args(target, graph_mode)
-    weights = weights_path(target, weights_root)
+    mode, _ = _mode_args(target, inputs.graph_mode)
+    weights = weights_path(target, inputs.weights_root)
     served = dep.served_model_name or weights
     visible = ",".join(str(i) for i in range(dep.tensor_parallel))
+    python = inputs.python
     plans = []
-    for rank, ip in enumerate(node_ips):
+    for rank, ip in enumerate(inputs.node_ips):
         role = "head" if rank == 0 else "worker"
         ctx: dict[str, object] = {
             "weights": weights,
             "served_model_name": served,
-            "port": hw.serve.port if port is None else port,
+            "port": inputs.port,
             "tensor_parallel": dep.tensor_parallel,
             "data_parallel": dep.data_parallel,
             "gpu_memory_utilization": gpu_memory_utilization(target),
             "visible_devices": visible,
             "node_ip": ip,
             "node_rank": rank,
-            "head_ip": node_ips[0],
-            "nic": nic or hw.host.nic or "",
-            "python": python or sys.executable,
+            "head_ip": inputs.node_ips[0],
+            "nic": inputs.nic or hw.host.nic or "",
+            "python": python,
             # for container profiles that bind-mount the engine: the venv, its base Python
-            "venv": str(Path(python).parent.parent) if python else sys.prefix,
+            "venv": str(Path(python).parent.parent),
             "python_home": sys.base_prefix,
             "repo": str(REPO_ROOT),
         }
         flags = serve_flags(target, mode, role)
         command = [fill(part, ctx) for part in hw.serve.command]
-        env = _format_env({**hw.serve.env, **hw.env_per_node, **dep.env}, ctx)
+        argv = command + _render_flags(flags, hw.serve.flag_style, ctx)
         plans.append(
             NodePlan(
                 rank=rank,
@@ -242,10 +268,10 @@ def build_plan(
                 address=ip,
                 weights=weights,
                 served_model_name=served,
-                port=int(ctx["port"]),
-                argv=command + _render_flags(flags, hw.serve.flag_style, ctx),
-                env=env,
-                container=_container_spec(target, ctx, arch or platform.machine()),
+                port=listen_port(target, argv),
+                argv=argv,
+                env=_format_env({**hw.serve.env, **hw.env_per_node, **dep.env}, ctx),
+                container=_container_spec(target, ctx, inputs.arch),
                 graph_mode=mode,
             )
         )

@@ -92,6 +92,21 @@ def stop_process_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
     proc.wait()
 
 
+def start_process(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start `argv` with `env` added to this process's environment, in its own session,
+    its output in `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 @contextmanager
 def running_process(
     argv: list[str],
@@ -104,16 +119,7 @@ def running_process(
 ) -> Iterator[subprocess.Popen]:
     """Start `argv`, yield once it serves `served_name` at `base_url` (asked with `headers`),
     always stop it."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = start_process(argv, env, log)
     try:
         wait_until_serving(base_url, served_name, timeout_s,
                            alive=lambda: proc.poll() is None, log=log, headers=headers)

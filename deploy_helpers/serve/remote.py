@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy_helpers.errors import SuiteError
+from deploy_helpers.serve.plan import NodePlan
 
 SSH_CONFIG_ENV = "SUITE_SSH_CONFIG"  # an ssh_config file (the testbed writes one)
 PGID_LINE = re.compile(rb"^remote-pgid (\d+)$", re.MULTILINE)
@@ -135,3 +136,45 @@ def running_remote(
         yield process
     finally:
         stop(process)
+
+
+def _last_line(done: subprocess.CompletedProcess) -> str:
+    return (done.stderr.strip().splitlines() or done.stdout.strip().splitlines()
+            or ["no output"])[-1]
+
+
+def image_id(host: str, image: str) -> str | None:
+    """The id of `image` on `host`'s Docker engine, or None when it is not there."""
+    found = run(host, ["docker", "image", "inspect", "--format", "{{.Id}}", image])
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def prepare_image(plan: NodePlan, tarball: Path | None) -> str:
+    """On the plan's node: its image is there, `docker load -i`-ing the profile's tarball
+    (at the same path on the node) when it is not — no registry is asked — and no
+    container has its name yet (teardown removes that name, so it must be ours).
+    Returns the image's id."""
+    spec, node = plan.container, f"node {plan.rank} ({plan.address})"
+    found = image_id(plan.address, spec.image)
+    if found is None and tarball is not None:
+        loaded = run(plan.address, ["docker", "load", "-i", str(tarball)], timeout_s=1800)
+        if loaded.returncode != 0:
+            raise SuiteError(f"{node}: docker load -i {tarball} failed ({_last_line(loaded)})")
+        found = image_id(plan.address, spec.image)
+        if found is None:
+            raise SuiteError(f"{node}: {tarball} was loaded but holds no image '{spec.image}'")
+    if found is None:
+        where = " and no tarball is configured" if tarball is None else ""
+        raise SuiteError(f"{node}: image '{spec.image}' is not there{where}: no registry is "
+                         f"asked; `docker load -i` it on that node")
+    named = run(plan.address, ["docker", "ps", "-aq", "--filter", f"name=^/{spec.name}$"])
+    if named.stdout.strip():
+        raise SuiteError(f"{node}: a container named '{spec.name}' already exists there: "
+                         f"remove it (docker rm -f {spec.name}) or name this deployment's "
+                         f"container otherwise")
+    return found
+
+
+def remove_container(host: str, name: str) -> None:
+    """`docker rm -f NAME` on `host`: the container goes even if its engine ignored SIGTERM."""
+    run(host, ["docker", "rm", "-f", name], timeout_s=60)

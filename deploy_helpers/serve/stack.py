@@ -1,116 +1,187 @@
-"""Bring a planned service up and down: the one entry point for every launcher."""
+"""The stack of one run and target: every node's plan and the launcher, planned once.
+
+`Stack.plan(target, options)` is the only place plans are built. It takes the catalog
+target and all of the run's options (node addresses, NIC, weights root, graph mode, port,
+API key, architecture, readiness bound); the stages read the plans it holds, the `plan`
+CLI prints it, and a graph mode is the same stack planned in another mode (`in_mode`),
+so two modes whose plans are identical are one bring-up (`serves_like`).
+"""
 
 from __future__ import annotations
 
+import platform
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from deploy_helpers.catalog.schema import FlagValue
 from deploy_helpers.catalog.target import Target
-from deploy_helpers.client.endpoint import API_KEY_ENV, Endpoint
+from deploy_helpers.client.endpoint import Endpoint
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.report import facts
-from deploy_helpers.report.redact import redact_argv, redact_env
-from deploy_helpers.serve.nodes import in_container, serving_nodes, watch_nodes
-from deploy_helpers.serve.plan import NodePlan, build_plan
-from deploy_helpers.serve.process import free_port, running_process, wait_until_serving
+from deploy_helpers.host.node import is_local
+from deploy_helpers.serve.launchers import Launcher, Service, launcher_for
+from deploy_helpers.serve.plan import (
+    NodePlan,
+    PlanInputs,
+    flag_name,
+    graph_mode_names,
+    plan_nodes,
+    serve_flags,
+)
+from deploy_helpers.serve.process import free_port
 
 
-def local_plan(target: Target, graph_mode: str | None = None, **kwargs) -> NodePlan:
-    """The plan of a single-node target on this machine, with a free port."""
-    plans = build_plan(target, port=free_port(), graph_mode=graph_mode, **kwargs)
-    if len(plans) != 1:
-        raise SuiteError(f"{target.id} needs {len(plans)} nodes: pass --node-ip for each")
-    return plans[0]
+@dataclass(frozen=True)
+class RunOptions:
+    """Every option of a run that shapes what is started, as the user gave it."""
+
+    node_ips: tuple[str, ...] = ()
+    nic: str | None = None
+    weights_root: str | None = None
+    graph_mode: str | None = None
+    port: int | None = None
+    api_key: str | None = field(default=None, repr=False)
+    arch: str | None = None
+    python: str | None = None
+    endpoint: str | None = None
+    served_model_name: str | None = None
+    readiness_timeout_s: float | None = None
 
 
-@contextmanager
-def serve(
-    target: Target, plan: NodePlan, log_dir: Path, api_key: str | None = None
-) -> Iterator[Endpoint]:
-    """Run `plan` with the target's launcher; yield its endpoint once it serves."""
-    mode = plan.graph_mode or "default"
-    log = log_dir / f"server-{target.model.name}-{mode}.log"
-    host = "127.0.0.1" if plan.address in ("0.0.0.0", "") else plan.address
-    base_url = f"http://{host}:{plan.port}"
-    endpoint = Endpoint(base_url, plan.served_model_name, api_key=api_key, log_path=log)
-    env = dict(plan.env)
-    if api_key:
-        env[API_KEY_ENV] = api_key  # passed by environment so it never shows in an argv
-    record_bring_up(log_dir, target, mode, base_url, plan.argv, env, log)
-    if target.hardware.launcher == "process":
-        with running_process(
-            plan.argv, env, log, base_url, plan.served_model_name,
-            target.hardware.serve.readiness_timeout_s, headers=endpoint.headers,
-        ):
-            yield endpoint
-        return
-    if target.hardware.launcher == "container":
-        with in_container(target, plan, env, log) as alive:
-            wait_until_serving(
-                base_url, plan.served_model_name, target.hardware.serve.readiness_timeout_s,
-                alive=watch_nodes([("container", alive, log)]), log=log,
-                headers=endpoint.headers,
+@dataclass(frozen=True)
+class Stack:
+    """One target planned with one run's options: its nodes, its mode and its launcher."""
+
+    target: Target
+    options: RunOptions
+    nodes: tuple[NodePlan, ...]
+    port: int
+    launcher: Launcher
+
+    @classmethod
+    def plan(cls, target: Target, options: RunOptions) -> Stack:
+        """Plan `target` with `options`: the one place plans are built."""
+        hardware = target.hardware
+        launcher = launcher_for(hardware)
+        addresses = list(options.node_ips)
+        if not addresses and hardware.nodes == 1:
+            addresses = ["127.0.0.1"]
+        if len(addresses) != hardware.nodes:
+            raise SuiteError(
+                f"{target.id} runs on {hardware.nodes} node(s): pass --node-ip once per node, "
+                f"node 0 first (got {len(addresses)})"
             )
-            yield endpoint
-        return
-    raise SuiteError(f"{target.hardware.name}: launcher '{target.hardware.launcher}' not wired")
+        if not options.endpoint and not launcher.remote:
+            remote = [a for a in addresses if not is_local(a)]
+            if remote:
+                raise SuiteError(
+                    f"{hardware.name} starts its service on this machine ({launcher.kind} "
+                    f"launcher), not on {remote[0]}: run the suite on that node, or test the "
+                    f"running deployment with --endpoint"
+                )
+        port = options.port if options.port is not None else hardware.serve.port or free_port()
+        stack = cls(target, options, (), port, launcher)
+        return stack._planned(options.graph_mode, addresses)
 
-
-def record_bring_up(log_dir: Path, target: Target, mode: str, base_url: str, argv: list[str],
-                    env: dict[str, str], log: Path, **more: Any) -> None:
-    """Add one server start (its argv and env, secrets masked) to the run's fingerprint."""
-    facts.record(log_dir, facts.BRING_UP, {
-        "graph_mode": mode, "launcher": target.hardware.launcher, "base_url": base_url,
-        "argv": redact_argv(argv), "env": redact_env(env), "log": log.name,
-        "engine": target.hardware.serve.engine, "started": facts.now_iso(), **more,
-    }, target=target.id, append=True, source="launch")
-
-
-def cluster_plans(
-    target: Target, node_ips: list[str], graph_mode: str | None = None, **kwargs
-) -> list[NodePlan]:
-    """The plans of every node of a multi-node target, node 0 first (its port: the profile's)."""
-    nodes = target.hardware.nodes
-    if len(node_ips) != nodes:
-        raise SuiteError(
-            f"{target.id} runs on {nodes} nodes: pass --node-ip once per node, node 0 first "
-            f"(got {len(node_ips)})"
+    def _planned(self, mode: str | None, addresses: list[str]) -> Stack:
+        inputs = PlanInputs(
+            node_ips=addresses,
+            port=self.port,
+            weights_root=self.options.weights_root,
+            graph_mode=mode,
+            arch=self.options.arch or platform.machine(),
+            python=self.options.python or sys.executable,
+            nic=self.options.nic,
         )
-    return build_plan(target, node_ips=node_ips, graph_mode=graph_mode, **kwargs)
+        nodes = tuple(plan_nodes(self.target, inputs))
+        if self.options.port is not None and nodes[0].port != self.options.port:
+            raise SuiteError(
+                f"{self.target.hardware.name}: its serve line sets no --port, so the engine "
+                f"listens on its default {nodes[0].port}, not on --port {self.options.port}"
+            )
+        return replace(self, nodes=nodes)
 
+    def in_mode(self, mode: str) -> Stack:
+        """The same target and options, planned in graph mode `mode`."""
+        return self._planned(mode, [n.address for n in self.nodes])
 
-@contextmanager
-def serve_cluster(
-    target: Target, plans: list[NodePlan], log_dir: Path, api_key: str | None = None
-) -> Iterator[Endpoint]:
-    """Run every node's plan on its node over ssh; yield node 0's endpoint once all have joined."""
-    head = plans[0]
-    base_url = f"http://{head.address}:{head.port}"
-    mode = head.graph_mode or "default"
-    logs = [log_dir / f"server-{target.model.name}-{mode}-node{p.rank}.log" for p in plans]
-    endpoint = Endpoint(base_url, head.served_model_name, api_key=api_key, log_path=logs[0])
-    secrets = {API_KEY_ENV: api_key} if api_key else {}
-    record = partial(record_bring_up, log_dir, target, mode, base_url)
-    with serving_nodes(target, plans, logs, secrets, endpoint, record):
-        yield endpoint
+    @property
+    def id(self) -> str:
+        """The target's id."""
+        return self.target.id
 
+    @property
+    def head(self) -> NodePlan:
+        """Node 0: the one that serves HTTP."""
+        return self.nodes[0]
 
+    @property
+    def graph_mode(self) -> str | None:
+        """The graph mode this stack is planned in."""
+        return self.head.graph_mode
 
-@contextmanager
-def serve_target(
-    target: Target, graph_mode: str | None, log_dir: Path, *, node_ips: list[str],
-    weights_root: str | None = None, api_key: str | None = None,
-) -> Iterator[Endpoint]:
-    """Bring `target` up in `graph_mode` as its profile says (one node, or every node of a
-    cluster over ssh); yield the endpoint that serves it."""
-    if target.hardware.nodes > 1:
-        plans = cluster_plans(target, node_ips, graph_mode, weights_root=weights_root)
-        with serve_cluster(target, plans, log_dir, api_key=api_key) as endpoint:
-            yield endpoint
-        return
-    plan = local_plan(target, graph_mode, weights_root=weights_root)
-    with serve(target, plan, log_dir, api_key=api_key) as endpoint:
-        yield endpoint
+    @property
+    def modes(self) -> list[str]:
+        """Every graph mode that applies to the target, default first."""
+        return graph_mode_names(self.target)
+
+    def modes_main_last(self) -> list[str]:
+        """The graph modes, default first, except that the mode this stack itself is planned
+        in comes last: it is the main service, brought up once for good."""
+        return sorted(self.modes, key=lambda mode: self.in_mode(mode).serves_like(self))
+
+    @property
+    def served_model_name(self) -> str:
+        """The model name clients send: --served-model-name for --endpoint, else the plan's."""
+        return self.options.served_model_name or self.head.served_model_name
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach the service: --endpoint, else node 0 on its listening port."""
+        if self.options.endpoint:
+            return self.options.endpoint.rstrip("/")
+        host = self.head.address
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{host}:{self.head.port}"
+
+    @property
+    def readiness_timeout_s(self) -> float:
+        """How long a bring-up may take: --readiness-timeout, else the profile's bound."""
+        return self.options.readiness_timeout_s or self.target.hardware.serve.readiness_timeout_s
+
+    def endpoint(self, log_path: Path | None = None) -> Endpoint:
+        """The endpoint of this stack's service."""
+        return Endpoint(self.base_url, self.served_model_name, api_key=self.options.api_key,
+                        log_path=log_path)
+
+    def flag(self, name: str, node: int = 0) -> FlagValue:
+        """The value node `node` serves `name` with (any spelling), or None."""
+        wanted = flag_name(name)
+        role = self.nodes[node].role
+        for flag, value in serve_flags(self.target, self.graph_mode, role).items():
+            if flag_name(flag) == wanted:
+                return value
+        return None
+
+    def serves_like(self, other: Stack) -> bool:
+        """Whether `other` starts exactly what this stack starts (then one bring-up serves
+        both): the same target, and every node's argv, env and container the same."""
+        def started(stack: Stack) -> list[tuple]:
+            return [(n.address, n.argv, n.env, n.container) for n in stack.nodes]
+
+        return self.target == other.target and started(self) == started(other)
+
+    @contextmanager
+    def serving(self, run_dir: Path, prepared: Any, log_dir: Path | None = None
+                ) -> Iterator[Service]:
+        """Start this stack with its launcher (the container stage's result `prepared`),
+        its logs in `log_dir` (default: the run folder); yield the service once it serves;
+        always stop it."""
+        service = self.launcher.start(self, prepared, run_dir, log_dir)
+        try:
+            yield service
+        finally:
+            service.stop()

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy_helpers.host.checks import HostPaths
+from deploy_helpers.host.node import HostPaths
 from tests.npu_standins.scenarios import SCENARIO_ENV, SCENARIOS, version_info
 
 BIN = Path(__file__).resolve().parent / "bin"

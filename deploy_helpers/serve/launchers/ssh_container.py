@@ -1,0 +1,63 @@
+"""Launcher `ssh-container`: every node runs its container on its own Docker engine, over ssh.
+
+The container stage checks each node for the image (loading the profile's tarball there when
+it is missing: seed 003 §2 `docker load -i`) and for a container already holding the
+deployment's name; teardown removes that name on every node.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deploy_helpers.report.facts import Fact
+from deploy_helpers.serve import containers, remote
+from deploy_helpers.serve.cluster import node_label, start_nodes
+from deploy_helpers.serve.launchers.base import Launcher, Service
+from deploy_helpers.serve.plan import NodePlan
+
+if TYPE_CHECKING:
+    from deploy_helpers.serve.stack import Stack
+
+
+@dataclass(frozen=True)
+class NodeImages:
+    """The container stage's result: each node's image id, by node label."""
+
+    target: str
+    image: str
+    ids: dict[str, str]
+
+    def facts(self) -> list[Fact]:
+        """The image reference and each node's image id, for the fingerprint."""
+        return [Fact("image", {"ref": self.image, "id_per_node": self.ids}, self.target)]
+
+
+class SshContainerLauncher(Launcher):
+    """Each node's argv in its container, `docker run` over ssh on the node's engine."""
+
+    kind = "ssh-container"
+    uses_containers = True
+    remote = True
+
+    def prepare(self, stack: Stack) -> NodeImages:
+        """Every node has the image (or loads the tarball) and no container of its name."""
+        tarball = containers.resolve_tarball(stack.target.hardware.container.image_tarball)
+        ids = {node_label(p): remote.prepare_image(p, tarball) for p in stack.nodes}
+        return NodeImages(stack.id, stack.head.container.image, ids)
+
+    def start(self, stack: Stack, prepared: NodeImages, run_dir: Path,
+              log_dir: Path | None = None) -> Service:
+        """Start every node's container; return once node 0 serves and the others joined."""
+        command = stack.target.hardware.container.command
+
+        def docker_run(plan: NodePlan, env_keys: list[str]) -> list[str]:
+            return containers.docker_run_argv(plan.container, [*command, *plan.argv], env_keys)
+
+        def on_start(plan: NodePlan, resources: ExitStack) -> dict:
+            resources.callback(remote.remove_container, plan.address, plan.container.name)
+            return {"image_id": prepared.ids[node_label(plan)]}
+
+        return start_nodes(stack, run_dir, log_dir or run_dir, docker_run, on_start)

@@ -1,0 +1,52 @@
+"""The weights stage of a stack: its weights directory, every applicable check, the facts.
+
+`check_weights(stack, settings)` runs the checks of `weights/checks.py` that apply to the
+stack's target on the weights directory its plan serves, and returns a `VerifiedWeights`
+the bring-up consumes and the report fingerprints (the manifest's hash names the exact
+weights that were verified).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy_helpers.report.facts import Fact
+from deploy_helpers.report.fingerprint import manifest_hash
+from deploy_helpers.serve.stack import Stack
+from deploy_helpers.weights.checks import CheckResult, Settings, verify_target
+from deploy_helpers.weights.manifest import MANIFEST_NAME
+
+
+def weights_dir(stack: Stack) -> Path:
+    """The weights directory the stack's node 0 serves."""
+    return Path(stack.head.weights)
+
+
+@dataclass
+class VerifiedWeights:
+    """Every weights check of a stack on its weights directory."""
+
+    stack: Stack
+    root: Path
+    manifest: Path
+    results: list[CheckResult]
+
+    def failures(self) -> list[str]:
+        """One line per failed check: its problems and the remedy."""
+        return [r.message() for r in self.results if not r.ok]
+
+    def facts(self) -> list[Fact]:
+        """The verified directory and the hash of the manifest it was verified against."""
+        if not self.manifest.is_file():
+            return []
+        return [Fact("weights", {"path": str(self.root), "manifest": self.manifest.name,
+                                 "manifest_sha256": manifest_hash(self.manifest)},
+                     self.stack.id)]
+
+
+def check_weights(stack: Stack, settings: Settings) -> VerifiedWeights:
+    """Run every applicable weights check on the stack's weights directory."""
+    root = weights_dir(stack)
+    manifest = settings.manifest or root / MANIFEST_NAME
+    return VerifiedWeights(stack, root, manifest, verify_target(stack.target, root, settings))
