@@ -12,6 +12,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from deploy_helpers.catalog.target import Target
@@ -37,6 +38,18 @@ def robustness_bound(target: Target, key: str) -> float:
     return bounds[key]
 
 
+def post_prompt(http: httpx.Client, service: Endpoint, route: str, prompt: str,
+                **body: object) -> httpx.Response:
+    """POST `prompt` to /v1/completions or (route "chat") /v1/chat/completions."""
+    if route == "chat":
+        body["messages"] = [{"role": "user", "content": prompt}]
+        path = "/v1/chat/completions"
+    else:
+        body["prompt"] = prompt
+        path = "/v1/completions"
+    return http.post(path, json={"model": service.served_model_name, **body})
+
+
 def long_prompt(service: Endpoint, max_model_len: int) -> str:
     """A prompt of more than max_model_len tokens (checked with /tokenize)."""
     prompt = "hello " * (max_model_len + 16)
@@ -49,14 +62,8 @@ def long_prompt(service: Endpoint, max_model_len: int) -> str:
 def test_prompt_longer_than_max_model_len_is_rejected(service: Endpoint, route: str) -> None:
     model = next(m for m in served_models(service) if m["id"] == service.served_model_name)
     prompt = long_prompt(service, model["max_model_len"])
-    body = {"model": service.served_model_name, "max_tokens": 4}
-    if route == "chat":
-        body["messages"] = [{"role": "user", "content": prompt}]
-    else:
-        body["prompt"] = prompt
     with http_client(service) as http:
-        response = http.post(f"/v1/{'chat/completions' if route == 'chat' else route}",
-                             json=body)
+        response = post_prompt(http, service, route, prompt, max_tokens=4)
         assert response.status_code == 400, (
             f"{route}: a prompt over max_model_len {model['max_model_len']} got HTTP "
             f"{response.status_code}, expected 400; body {response.text[:300]!r}"
@@ -92,15 +99,10 @@ def test_unknown_model_is_404(service: Endpoint) -> None:
 @pytest.mark.parametrize("route", ["completions", "chat"])
 def test_logprobs_above_limit_is_rejected(service: Endpoint, stack: Stack, route: str) -> None:
     limit = int(stack.flag("--max-logprobs") or DEFAULT_MAX_LOGPROBS)
-    body = {"model": service.served_model_name, "max_tokens": 2}
-    if route == "chat":
-        body |= {"messages": [{"role": "user", "content": "Hello"}], "logprobs": True,
-                 "top_logprobs": limit + 1}
-    else:
-        body |= {"prompt": "Hello", "logprobs": limit + 1}
+    over = ({"logprobs": True, "top_logprobs": limit + 1} if route == "chat"
+            else {"logprobs": limit + 1})
     with http_client(service) as http:
-        response = http.post(f"/v1/{'chat/completions' if route == 'chat' else route}",
-                             json=body)
+        response = post_prompt(http, service, route, "Hello", max_tokens=2, **over)
         assert response.status_code == 400, (
             f"{route}: logprobs {limit + 1} (limit {limit}) got HTTP {response.status_code}, "
             f"expected 400; body {response.text[:300]!r}"
@@ -130,7 +132,7 @@ def test_short_request_after_cancelled_storm(service: Endpoint, target: Target,
         response = http.post("/v1/completions", json={
             "model": service.served_model_name, "prompt": "Hello", "max_tokens": 4})
         took = time.perf_counter() - sent
-    record_measurement("short_after_storm", round(took, 3), "s", bound=bound,
+    record_measurement("short_after_storm", round(took, 3), "s", better="lower", bound=bound,
                        storm_streams=streams)
     assert response.status_code == 200, (
         f"after {streams} cancelled streams, a short request failed: HTTP "

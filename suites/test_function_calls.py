@@ -17,17 +17,17 @@ import openai
 import pytest
 
 from deploy_helpers.catalog.target import Target
-from deploy_helpers.client.endpoint import Endpoint, http_client, thinking_switch
-from deploy_helpers.client.streaming import collect_chat_stream
+from deploy_helpers.client.endpoint import Endpoint, http_client
 from deploy_helpers.client.tool_calls import (
     CATEGORIES,
-    Call,
     ToolCase,
     call_problems,
     load_cases,
     load_tools,
     tools_of,
 )
+from deploy_helpers.client.tool_client import answer, id_problems, parsed, shown
+from deploy_helpers.client.tool_client import tool_request as client_request
 
 DATA = Path(__file__).resolve().parent / "data" / "tool_calls"
 TOOLS = load_tools(DATA)
@@ -36,52 +36,12 @@ TWO_CITIES = next(c for c in load_cases(DATA, "parallel") if c.id == "weather-pa
 UNRELATED = next(c for c in load_cases(DATA, "irrelevance") if c.id == "haiku")
 NAMED = {"type": "function", "function": {"name": "get_weather"}}
 TOOL_RESULT = {"city": "Paris", "temperature_c": 17, "condition": "light rain"}
-MAX_TOKENS = 256
 
 
 def tool_request(target: Target, service: Endpoint, case: ToolCase, **kwargs: Any) -> dict:
-    """Arguments of a greedy chat request for `case` with its tools, thinking off."""
-    extra = thinking_switch(target.model.chat.thinking, False)
-    return {"model": service.served_model_name, "temperature": 0, "max_tokens": MAX_TOKENS,
-            "messages": [{"role": "user", "content": case.question}],
-            "tools": tools_of(case, TOOLS), "extra_body": extra, **kwargs}
-
-
-def answer(client: openai.OpenAI, args: dict, stream: bool) -> tuple[list[Call], str, str]:
-    """Tool calls, finish_reason and content of a request, streamed or not."""
-    if not stream:
-        choice = client.chat.completions.create(**args).choices[0]
-        calls = [Call(c.id, c.function.name, c.function.arguments)
-                 for c in choice.message.tool_calls or []]
-        return calls, choice.finish_reason, choice.message.content or ""
-    joined = collect_chat_stream(client.chat.completions.create(**args, stream=True))
-    calls = [Call(f["id"] or None, f["name"], f["arguments"])
-             for _, f in sorted(joined.tool_call_fragments.items())]
-    finish = joined.finish_reasons[-1] if joined.finish_reasons else None
-    return calls, finish, joined.text
-
-
-def shown(calls: list[Call]) -> str:
-    """Calls as `name(arguments)` for messages."""
-    return ", ".join(f"{c.name}({c.arguments})" for c in calls) or "no call"
-
-
-def assert_ids_unique(calls: list[Call]) -> None:
-    """Every call has an id, and no two share one."""
-    ids = [c.id for c in calls]
-    assert all(ids), f"tool call without an id: {ids} ({shown(calls)})"
-    assert len(set(ids)) == len(ids), f"tool call ids are not unique: {ids}"
-
-
-def objects(calls: list[Call]) -> list[tuple[str, Any]]:
-    """(name, parsed arguments) per call; unparsable arguments stay strings."""
-    parsed = []
-    for call in calls:
-        try:
-            parsed.append((call.name, json.loads(call.arguments)))
-        except ValueError:
-            parsed.append((call.name, call.arguments))
-    return parsed
+    """A greedy chat request for `case` offering its tools, thinking off."""
+    return client_request(service.served_model_name, case.question, tools_of(case, TOOLS),
+                          target.model.chat.thinking, **kwargs)
 
 
 def check_due_call(client: openai.OpenAI, args: dict, case: ToolCase, stream: bool,
@@ -92,7 +52,7 @@ def check_due_call(client: openai.OpenAI, args: dict, case: ToolCase, stream: bo
     assert calls, f"{mode}: no tool call where one is due (finish_reason {finish!r})"
     if stream:
         whole, _, _ = answer(client, args, stream=False)
-        assert objects(calls) == objects(whole), (
+        assert parsed(calls) == parsed(whole), (
             f"streamed argument fragments join to {shown(calls)}, the non-streamed call is "
             f"{shown(whole)}"
         )
@@ -101,7 +61,7 @@ def check_due_call(client: openai.OpenAI, args: dict, case: ToolCase, stream: bo
     assert finish in finish_reasons, (
         f"{mode}: finish_reason {finish!r} for {shown(calls)}, expected one of {finish_reasons}"
     )
-    assert_ids_unique(calls)
+    assert not (problems := id_problems(calls)), problems[0]
 
 
 STREAM = pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -146,7 +106,7 @@ def test_parallel_calls_for_two_cities(client: openai.OpenAI, service: Endpoint,
     problems = call_problems(TWO_CITIES, calls, TOOLS)
     assert not problems, "two cities, two calls due: " + "; ".join(problems)
     assert finish == "tool_calls", f"finish_reason {finish!r} for {shown(calls)}"
-    assert_ids_unique(calls)
+    assert not (problems := id_problems(calls)), problems[0]
 
 
 def test_tool_result_is_used(client: openai.OpenAI, service: Endpoint, target: Target) -> None:
@@ -209,7 +169,7 @@ def test_tool_call_pass_rate(client: openai.OpenAI, service: Endpoint, target: T
             failures.append(f"  {case.id}: " + "; ".join(problems))
     rate = 1 - len(failures) / len(cases)
     record_measurement(f"tool_call_pass_rate_{category}", round(rate, 3), "ratio",
-                       floor=floors[category], cases=len(cases))
+                       better="higher", floor=floors[category], cases=len(cases))
     assert rate >= floors[category], (
         f"{category}: pass rate {rate:.2f} < floor {floors[category]:.2f} "
         f"({len(cases) - len(failures)}/{len(cases)}); failing cases:\n" + "\n".join(failures)

@@ -92,6 +92,7 @@ def test_graph_mode_tpot_ratio_to_eager(graph_mode_run, stack: Stack, mode: str,
     ratio = run.tpot_s / eager.tpot_s
     assert math.isfinite(ratio) and ratio > 0, f"{mode}: TPOT ratio {ratio} is not a number"
     record_measurement(f"tpot_ratio_{mode}_to_{REFERENCE}", round(ratio, 3), "ratio",
+                       better="lower",
                        tpot_ms=round(run.tpot_s * 1e3, 1),
                        reference_tpot_ms=round(eager.tpot_s * 1e3, 1))
     print(f"{stack.id} {mode}: TPOT {run.tpot_s * 1e3:.1f} ms, {REFERENCE} "

@@ -18,12 +18,13 @@ class RunDiff:
     outcomes: list[dict[str, str]] = field(default_factory=list)
     perf: list[dict[str, Any]] = field(default_factory=list)
     fingerprint: list[dict[str, Any]] = field(default_factory=list)
+    measurements: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def regressions(self) -> int:
         """Checks that stopped passing plus figures that got worse beyond the tolerance."""
-        return (sum(1 for o in self.outcomes if o["change"] == "regressed")
-                + sum(1 for p in self.perf if p["change"] == "regressed"))
+        return sum(1 for changes in (self.outcomes, self.perf, self.measurements)
+                   for c in changes if c["change"] == "regressed")
 
 
 def _outcomes(a: dict, b: dict) -> list[dict[str, str]]:
@@ -75,6 +76,35 @@ def _perf(a: dict, b: dict, tolerance: float) -> list[dict[str, Any]]:
     return moved
 
 
+def _measurement_change(old: Any, new: Any, better: str | None, tolerance: float) -> str | None:
+    """How a measurement moved: None within the tolerance, else improved/regressed/changed."""
+    if isinstance(old, bool) or isinstance(new, bool) or old is None or new is None:
+        if old == new:
+            return None
+        return "regressed" if old is True and new is not True else "changed"
+    if old == new or (old != 0 and abs(new / old - 1) <= tolerance):
+        return None
+    if better is None:
+        return "changed"
+    return "improved" if (new > old) == (better == "higher") else "regressed"
+
+
+def _measurements(a: dict, b: dict, tolerance: float) -> list[dict[str, Any]]:
+    """Measurements (pass rates, TPOT ratios, post-storm time, survival) that moved."""
+    def by_key(summary: dict) -> dict[str, dict[str, Any]]:
+        return {f"{m['nodeid']}|{m['name']}": m for m in summary.get("measurements", [])}
+
+    before, after = by_key(a), by_key(b)
+    moved = []
+    for key in sorted(before.keys() & after.keys()):
+        old, new = before[key]["value"], after[key]["value"]
+        change = _measurement_change(old, new, after[key].get("better"), tolerance)
+        if change:
+            moved.append({"measurement": key, "before": old, "after": new, "change": change,
+                          "unit": after[key]["unit"]})
+    return moved
+
+
 def _fingerprint(a: dict, b: dict) -> list[dict[str, Any]]:
     """Differences in what identifies the stack: suite, host keys, per-target engine/weights."""
     def flat(fp: dict) -> dict[str, Any]:
@@ -94,7 +124,8 @@ def _fingerprint(a: dict, b: dict) -> list[dict[str, Any]]:
 
 def diff(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.05) -> RunDiff:
     """Compare summaries `a` (before) and `b` (after); `tolerance` is a fraction (0.05 = 5%)."""
-    return RunDiff(_outcomes(a, b), _perf(a, b, tolerance), _fingerprint(a, b))
+    return RunDiff(_outcomes(a, b), _perf(a, b, tolerance), _fingerprint(a, b),
+                   _measurements(a, b, tolerance))
 
 
 def as_text(result: RunDiff, a: dict, b: dict, tolerance: float) -> str:
@@ -109,6 +140,9 @@ def as_text(result: RunDiff, a: dict, b: dict, tolerance: float) -> str:
         + (f" ({p['change_pct']:+.1f}%)" if p["change_pct"] is not None else "")
         for p in result.perf
     ] or ["  none"]
+    lines.append(f"measurements beyond {tolerance:.0%} ({len(result.measurements)}):")
+    lines += [f"  {m['change']:<9} {m['measurement']}: {m['before']} -> {m['after']} {m['unit']}"
+              for m in result.measurements] or ["  none"]
     lines.append(f"fingerprint differences ({len(result.fingerprint)}):")
     lines += [f"  {f['key']}: {f['before']} -> {f['after']}" for f in result.fingerprint] or [
         "  none"]
