@@ -1,6 +1,6 @@
 """Every host check passes on a healthy host and fails, naming the cause, on a faulty one.
 
-NPU checks run against the stand-ins of tests/npu_standins/ (recorded npu-smi and
+NPU checks run against the stand-ins of deploy_helpers/sim/npu/ (recorded npu-smi and
 hccn_tool outputs, fake version.info and device nodes under a temporary root), through a
 real testinfra `local://` host. Local checks (disk, memory, tar, kernel, docker) run for
 real on this machine; their faults come from thresholds, PATH and DOCKER_HOST.
@@ -28,8 +28,8 @@ from deploy_helpers.host.checks import check_by_name, declared_checks
 from deploy_helpers.host.facts import node_facts
 from deploy_helpers.host.node import HostPaths, Node
 from deploy_helpers.serve.stack import RunOptions, Stack
-from tests.npu_standins import install
-from tests.npu_standins.scenarios import SCENARIO_ENV
+from deploy_helpers.sim.npu import install
+from deploy_helpers.sim.npu.scenarios import SCENARIO_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG = load_catalog()

@@ -1,4 +1,4 @@
-"""The NPU tool parsers on every recorded real output (tests/npu_standins/recordings/)."""
+"""The NPU tool parsers on every recorded real output (deploy_helpers/sim/npu/recordings/)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Parsers for the Ascend host tools: `npu-smi info`, its board view, version.info, hccn_tool.
 
-They accept the layouts seen on real machines (see tests/npu_standins/recordings/):
+They accept the layouts seen on real machines (see deploy_helpers/sim/npu/recordings/):
 300I Duo tables with two chips per NPU sharing one Bus-Id, memory cells written
 "35552/ 44278", tables cut short by whoever pasted them, the A2/A3 HBM column, a "-"
 power reading, board output indented by 8 spaces, and `key=value` version files.

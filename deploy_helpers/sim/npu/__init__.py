@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy_helpers.host.node import HostPaths
-from tests.npu_standins.scenarios import SCENARIO_ENV, SCENARIOS, version_info
+from deploy_helpers.sim.npu.scenarios import SCENARIO_ENV, SCENARIOS, version_info
 
 BIN = Path(__file__).resolve().parent / "bin"
 DRIVER_NODES = ("davinci_manager", "devmm_svm", "hisi_hdc")
