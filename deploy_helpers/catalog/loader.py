@@ -18,8 +18,9 @@ from pydantic import ValidationError
 
 from deploy_helpers.catalog.schema import Catalog, Family, Hardware, Model
 from deploy_helpers.errors import SuiteError
+from deploy_helpers.paths import CATALOG
 
-DEFAULT_CATALOG = Path(__file__).resolve().parent
+DEFAULT_CATALOG = CATALOG
 
 
 class CatalogError(SuiteError):

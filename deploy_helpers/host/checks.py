@@ -298,7 +298,8 @@ CHECKS: list[HostCheck] = [
               lambda s, p: f"on PATH: {', '.join(_host(s).required_commands)}",
               _required_commands),
     HostCheck("disk_space", lambda s: True,
-              lambda s, p: f">= {disk_needed_gib(s.target):g} GiB free at {p.weights}", _disk_space),
+              lambda s, p: f">= {disk_needed_gib(s.target):g} GiB free at {p.weights}",
+              _disk_space),
     HostCheck("memory", lambda s: True,
               lambda s, p: f">= {memory_needed_gib(s.target):.2f} GiB MemAvailable "
                            f"({s.target.model.weights_gib:g} GiB / "
@@ -315,7 +316,8 @@ CHECKS: list[HostCheck] = [
               lambda s, p: f"{p.env.get('HCCL_IF_IP')} is an address of "
                            f"{p.env.get('HCCL_SOCKET_IFNAME')}", _hccl_if_ip),
     HostCheck("hccn_link", _multi,
-              lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -link -g: UP", _hccn_link),
+              lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -link -g: UP",
+              _hccn_link),
     HostCheck("hccn_net_health", _multi,
               lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -net_health -g: Success",
               _hccn_net_health),

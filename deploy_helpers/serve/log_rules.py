@@ -9,7 +9,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-RULES_FILE = Path(__file__).resolve().parent / "catalog" / "log_rules.yaml"
+from deploy_helpers.paths import CATALOG
+
+RULES_FILE = CATALOG / "log_rules.yaml"
 
 
 class LogRule(BaseModel):
