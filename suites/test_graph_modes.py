@@ -13,7 +13,6 @@ import re
 
 import pytest
 
-from deploy_helpers.catalog.target import Target
 from deploy_helpers.client.mode_workload import first_divergence
 from deploy_helpers.serve.stack import Stack
 
@@ -43,17 +42,17 @@ def reference_run(graph_mode_run, stack: Stack):
 
 
 @pytest.mark.per_target("mode", Stack.modes_main_last)
-def test_graph_mode_comes_up_with_log_evidence(graph_mode_run, target: Target,
-                                               mode: str) -> None:
+def test_graph_mode_comes_up_with_log_evidence(graph_mode_run, stack: Stack, mode: str) -> None:
     run = graph_mode_run(mode)
     assert run.error is None, f"{mode}: the service did not come up: {run.error}"
     assert run.answers and all(a.text for a in run.answers), (
         f"{mode}: the service came up but gave empty greedy answers: {run.answers}"
     )
-    spec = next(m for m in target.hardware.graph_modes if m.name == mode)
+    hardware = stack.target.hardware
+    spec = next(m for m in hardware.graph_modes if m.name == mode)
     assert spec.log_evidence, (
-        f"catalog: {target.hardware.name} graph mode '{mode}' declares no log_evidence: set "
-        f"graph_modes[].log_evidence in hardware/{target.hardware.name}.yaml to a regex of the "
+        f"catalog: {hardware.name} graph mode '{mode}' declares no log_evidence: set "
+        f"graph_modes[].log_evidence in hardware/{hardware.name}.yaml to a regex of the "
         f"line that proves the mode; this log's candidates: {mode_lines(run.log)}"
     )
     assert re.search(spec.log_evidence, run.log), (

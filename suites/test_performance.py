@@ -51,11 +51,12 @@ def measure(service: Endpoint, shape: PerfFloor) -> dict:
 
 
 @pytest.mark.per_target("shape", perf_shapes)
-def test_performance_floor(target: Target, service: Endpoint, shape: PerfFloor, run_dir: Path,
-                           perf_baseline, perf_baseline_ratio: float, no_floor) -> None:
+def test_performance_floor(stack: Stack, target: Target, service: Endpoint, shape: PerfFloor,
+                           run_dir: Path, perf_baseline, perf_baseline_ratio: float,
+                           no_floor) -> None:
     result = measure(service, shape)
-    path = perf.write_result(run_dir, result, shape.name, target.id)
-    key = perf.key({"target": target.id, "name": shape.name, "concurrency": shape.concurrency})
+    path = perf.write_result(run_dir, result, shape.name, stack.id)
+    key = perf.key({"target": stack.id, "name": shape.name, "concurrency": shape.concurrency})
     summary = (f"{key}: {result['output_throughput']:.1f} output tok/s, TTFT p99 "
                f"{result['ttft_ms']['p99']:.1f} ms, TPOT p99 {result['tpot_ms']['p99']:.1f} ms "
                f"(result: {path.name})")

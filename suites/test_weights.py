@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from deploy_helpers.catalog.target import Target
 from deploy_helpers.errors import SuiteError
+from deploy_helpers.serve.stack import Stack
 from deploy_helpers.weights.checks import Settings, checks_for, run_check
 
 pytestmark = pytest.mark.local_weights
 
 
-@pytest.mark.per_target("check", lambda s: checks_for(s.target))
-def test_weights_check(target: Target, check: str, weights_dir: Path,
+@pytest.mark.per_target("check", lambda s: checks_for(s.target, s.expected))
+def test_weights_check(stack: Stack, check: str, weights_dir: Path,
                        weights_settings: Settings) -> None:
     try:
-        result = run_check(check, target, weights_dir, weights_settings)
+        result = run_check(check, stack.target, weights_dir, weights_settings, stack.expected)
     except SuiteError as exc:
         pytest.fail(f"{check}: {exc}", pytrace=False)
     assert result.ok, result.message()

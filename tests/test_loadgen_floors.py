@@ -56,8 +56,8 @@ def test_bad_baseline_files_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="no such file"):
         load_baseline(tmp_path / "missing.json")
     (tmp_path / "x.json").write_text("[1]")
-    with pytest.raises(SuiteError, match="expected a run folder, its summary.json or a "
-                                         "--record-baseline file"):
+    with pytest.raises(SuiteError, match=r"expected a run folder, its summary\.json or a "
+                                         r"--record-baseline file"):
         load_baseline(tmp_path / "x.json")
 
 

@@ -24,11 +24,13 @@ def flatten(value: Any, prefix: str) -> Iterator[tuple[str, str]]:
 
 
 def add_run_properties(junit: Path, record: dict[str, Any]) -> None:
-    """Add the summary's verdict and fingerprint to every <testsuite> of `junit`."""
+    """Add the summary's verdict, what was simulated (on the twin) and the fingerprint to
+    every <testsuite> of `junit`."""
     tree = ET.parse(junit)
     root = tree.getroot()
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    pairs = [("verdict", record["verdict"]), *flatten(record["fingerprint"], "fingerprint")]
+    pairs = [("verdict", record["verdict"]), *flatten(record["simulated"], "simulated"),
+             *flatten(record["fingerprint"], "fingerprint")]
     for suite in suites:
         properties = suite.find("properties")
         if properties is None:

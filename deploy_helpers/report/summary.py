@@ -66,6 +66,7 @@ def assemble(
     perf_results: list[dict[str, Any]],
     problems: list[str],
     redacted_files: list[str],
+    simulated: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary record of a run (see summary.schema.json and reports/README.md)."""
     return {
@@ -73,6 +74,7 @@ def assemble(
         "run_id": run_dir.name,
         "verdict": verdict.verdict,
         "verdict_reasons": verdict.reasons,
+        "simulated": simulated,
         "exit_code": exit_code,
         "pytest_exit_status": pytest_status,
         "command": command,

@@ -7,6 +7,10 @@ catalog sets none and no baseline was given): the run cannot sign the deployment
 and it did not find it faulty either.
 FAIL: any check failed or errored (including failures whose waiver expired), no check
 ran, the run was interrupted, or the report found a problem (e.g. an invalid perf file).
+
+A run on the Ascend twin gets the same verdict prefixed SIMULATED ("SIMULATED PASS" ...):
+it qualified the suite against simulated hosts and a stand-in model, and cannot be taken
+for the sign-off of a deployment.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from deploy_helpers.report.results import TestResult
 PASS, PASS_WITH_WAIVERS, INCOMPLETE, FAIL = "PASS", "PASS WITH WAIVERS", "INCOMPLETE", "FAIL"
 VERDICTS = (PASS, PASS_WITH_WAIVERS, INCOMPLETE, FAIL)
 INCOMPLETE_EXIT = 6  # not a pytest code: nothing failed, but the run cannot sign off
+SIMULATED = "SIMULATED "
 # pytest's own exit codes that say more than a verdict can; they are kept as they are
 INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_TESTS = 2, 3, 4, 5
 
@@ -71,9 +76,16 @@ def decide(
     return Verdict(PASS, [])
 
 
+def simulated(verdict: Verdict, about: dict[str, Any]) -> Verdict:
+    """The verdict of a twin run: SIMULATED before it, what was simulated after its reasons."""
+    what = f"simulated: {about.get('profile')} twin, scenario {about.get('scenario')}, " \
+           f"model served {about.get('stand_in')}"
+    return Verdict(SIMULATED + verdict.verdict, [*verdict.reasons, what])
+
+
 def exit_code(verdict: Verdict, pytest_status: int) -> int:
-    """0 for PASS and PASS WITH WAIVERS, 1 for FAIL, 6 for INCOMPLETE; pytest's codes 2-5
-    are kept."""
+    """0 for PASS and PASS WITH WAIVERS, 1 for FAIL, 6 for INCOMPLETE (SIMULATED or not);
+    pytest's codes 2-5 are kept."""
     if pytest_status in (INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_TESTS):
         return pytest_status
-    return {FAIL: 1, INCOMPLETE: INCOMPLETE_EXIT}.get(verdict.verdict, 0)
+    return {FAIL: 1, INCOMPLETE: INCOMPLETE_EXIT}.get(verdict.verdict.removeprefix(SIMULATED), 0)

@@ -13,7 +13,7 @@ from deploy_helpers.report.facts import now_iso
 from deploy_helpers.report.junit_properties import add_run_properties
 from deploy_helpers.report.redact import redact_argv, scrub_text, scrub_tree
 from deploy_helpers.report.results import Phase, TestResult, fold
-from deploy_helpers.report.verdict import decide, exit_code
+from deploy_helpers.report.verdict import decide, exit_code, simulated
 
 
 def fold_all(phases: list[Phase]) -> list[TestResult]:
@@ -37,6 +37,7 @@ def write_run_report(
     started: dt.datetime,
     catalog_root: str | None,
     secrets: list[str],
+    twin: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Decide the verdict and write summary.json and report.html; return the summary.
 
@@ -50,6 +51,8 @@ def write_run_report(
     perf_found = perf.load(run_dir)
     problems = perf_found.problems + fingerprint.problems(run_dir)
     verdict = decide(results, used, problems, pytest_status)
+    if twin is not None:
+        verdict = simulated(verdict, twin)
     finished = dt.datetime.now(dt.timezone.utc)
     times = {
         "started": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -68,6 +71,7 @@ def write_run_report(
         perf_results=perf_found.results,
         problems=problems,
         redacted_files=redacted,
+        simulated=twin,
     )
     record = _scrubbed(record, secrets)
     summary.write(run_dir, record)

@@ -60,10 +60,14 @@ class Stack:
     nodes: tuple[NodePlan, ...]
     port: int
     launcher: Launcher
+    expected: Target
 
     @classmethod
-    def plan(cls, target: Target, options: RunOptions) -> Stack:
-        """Plan `target` with `options`: the one place plans are built."""
+    def plan(cls, target: Target, options: RunOptions, expected: Target | None = None
+             ) -> Stack:
+        """Plan `target` with `options`: the one place plans are built. `expected` is the
+        target whose model-quality expectations apply (golden answers, templates, known
+        issues, floors): the model actually served, which on a twin is a stand-in."""
         hardware = target.hardware
         launcher = launcher_for(hardware)
         addresses = list(options.node_ips)
@@ -83,7 +87,7 @@ class Stack:
                     f"running deployment with --endpoint"
                 )
         port = options.port if options.port is not None else hardware.serve.port or free_port()
-        stack = cls(target, options, (), port, launcher)
+        stack = cls(target, options, (), port, launcher, expected or target)
         return stack._planned(options.graph_mode, addresses)
 
     def _planned(self, mode: str | None, addresses: list[str]) -> Stack:
@@ -112,6 +116,11 @@ class Stack:
     def id(self) -> str:
         """The target's id."""
         return self.target.id
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the model served is a stand-in (a twin run)."""
+        return self.expected != self.target
 
     @property
     def head(self) -> NodePlan:

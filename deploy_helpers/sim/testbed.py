@@ -22,9 +22,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy_helpers.errors import SuiteError
@@ -43,6 +43,8 @@ class Testbed:
     namespaces: list[str]
     nic: str
     ssh_config: Path
+    work: Path
+    docker_hosts: list[str | None]
 
 
 def _ip(*args: str) -> None:
@@ -103,17 +105,15 @@ def _sshd_config(work: Path, address: str, index: int, docker_host: str | None) 
     return config
 
 
-def _wait_for_port(address: str, port: int, proc: subprocess.Popen, timeout_s: float) -> None:
+def _wait_for_port(address: str, port: int, timeout_s: float, log: Path) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SuiteError(f"sshd on {address} exited with code {proc.returncode}")
         with socket.socket() as sock, suppress(OSError):
             sock.settimeout(1.0)
             sock.connect((address, port))
             return
         time.sleep(0.2)
-    raise SuiteError(f"sshd on {address}:{port} not listening after {timeout_s:.0f} s")
+    raise SuiteError(f"sshd on {address}:{port} not listening after {timeout_s:.0f} s: see {log}")
 
 
 def _unmount_under(root: Path) -> None:
@@ -124,35 +124,61 @@ def _unmount_under(root: Path) -> None:
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-def _start_dockerd(namespace: str, root: Path, undo: ExitStack) -> str:
-    """A Docker engine of its own in `namespace` (state under `root`); its DOCKER_HOST.
+@dataclass(frozen=True)
+class Daemon:
+    """A process a node runs for the whole testbed: its argv, log and extra environment."""
+
+    argv: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+
+# Starts a node's daemons inside its network namespace; returns what stops them.
+NodeRunner = Callable[[int, str, list[Daemon]], Callable[[], None]]
+
+
+def run_in_namespace(index: int, namespace: str, daemons: list[Daemon]) -> Callable[[], None]:
+    """The default node runner: each daemon in the node's network namespace.
 
     `nsenter --net` rather than `ip netns exec`: the latter remounts /sys, which hides the
     cgroup mounts dockerd needs. Containers with host networking then share the node's
     network namespace, as on a real host.
     """
+    procs = []
+    for daemon in daemons:
+        with daemon.log.open("wb") as log:
+            procs.append(subprocess.Popen(
+                ["nsenter", f"--net=/run/netns/{namespace}", *daemon.argv], stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **daemon.env}))
+
+    def stop() -> None:
+        for proc in reversed(procs):
+            _stop(proc)
+
+    return stop
+
+
+def _dockerd(root: Path) -> tuple[Daemon, str]:
+    """A Docker engine of its own (state under `root`) and its DOCKER_HOST."""
     root.mkdir(parents=True)
     docker_host = f"unix://{root / 'docker.sock'}"
-    log = (root / "dockerd.log").open("wb")
-    undo.callback(log.close)
-    undo.callback(_unmount_under, root)
-    proc = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{namespace}", "dockerd", "--data-root", str(root / "data"),
-         "--exec-root", str(root / "exec"), "--pidfile", str(root / "dockerd.pid"),
-         "-H", docker_host, "--bridge", "none", "--iptables=false", "--ip6tables=false"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    undo.callback(_stop, proc)
+    argv = ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+            "--pidfile", str(root / "dockerd.pid"), "-H", docker_host, "--bridge", "none",
+            "--iptables=false", "--ip6tables=false"]
+    return Daemon(argv, root / "dockerd.log"), docker_host
+
+
+def _wait_for_docker(docker_host: str, root: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SuiteError(f"dockerd in {namespace} exited: see {root / 'dockerd.log'}")
         done = subprocess.run(["docker", "-H", docker_host, "info"], capture_output=True,
                               check=False)
         if done.returncode == 0:
-            return docker_host
+            return
         time.sleep(0.5)
-    raise SuiteError(f"dockerd in {namespace} not answering after 60 s: see {root / 'dockerd.log'}")
+    raise SuiteError(f"dockerd at {docker_host} not answering after 60 s: see "
+                     f"{root / 'dockerd.log'}")
 
 
 def _copy_image(image: str, docker_host: str) -> None:
@@ -209,12 +235,13 @@ def existing(name: str) -> list[str]:
 @contextmanager
 def testbed(
     nodes: int = 2, name: str = "llmtb", subnet: str = "10.241.0", nic: str = NIC,
-    docker_images: list[str] | None = None,
+    docker_images: list[str] | None = None, runner: NodeRunner = run_in_namespace,
 ) -> Iterator[Testbed]:
     """Create `nodes` namespace hosts with sshd on `<subnet>.1..N`; always delete them.
 
     With `docker_images` (a list, possibly empty) every node also runs its own Docker engine,
-    holding a copy of each of those images from this host's engine.
+    holding a copy of each of those images from this host's engine. `runner` starts each
+    node's daemons (the twin runs them in a mount namespace of the node's own).
     """
     if shutil.which("ip") is None or not Path(SSHD).exists():
         raise SuiteError("the testbed needs iproute2 and openssh-server (./setup.sh installs them)")
@@ -254,21 +281,22 @@ def testbed(
             "".join(f"{address} {' '.join(host_key)}\n" for address in addresses)
         )
         Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+        docker_hosts: list[str | None] = []
         for i, (namespace, address) in enumerate(zip(namespaces, addresses, strict=True)):
-            docker_host = None
+            daemons, docker_host = [], None
             if docker_images is not None:
-                docker_host = _start_dockerd(namespace, work / f"docker-{i}", undo)
+                dockerd, docker_host = _dockerd(work / f"docker-{i}")
+                daemons.append(dockerd)
+                undo.callback(_unmount_under, work / f"docker-{i}")
+            config = _sshd_config(work, address, i, docker_host)
+            daemons.append(Daemon([SSHD, "-D", "-e", "-f", str(config)], work / f"sshd-{i}.log"))
+            undo.callback(runner(i, namespace, daemons))
+            docker_hosts.append(docker_host)
+            if docker_host is not None:
+                _wait_for_docker(docker_host, work / f"docker-{i}")
                 for image in docker_images:
                     _copy_image(image, docker_host)
-            config = _sshd_config(work, address, i, docker_host)
-            log = (work / f"sshd-{i}.log").open("wb")
-            undo.callback(log.close)
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", namespace, SSHD, "-D", "-e", "-f", str(config)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-            undo.callback(_stop, proc)
-            _wait_for_port(address, 22, proc, timeout_s=15)
+            _wait_for_port(address, 22, timeout_s=30, log=work / f"sshd-{i}.log")
         ssh_config = work / "ssh_config"
         ssh_config.write_text(
             f"Host {' '.join(addresses)}\n"
@@ -279,7 +307,7 @@ def testbed(
             "  StrictHostKeyChecking yes\n"
             "  LogLevel ERROR\n"
         )
-        yield Testbed(name, addresses, namespaces, nic, ssh_config)
+        yield Testbed(name, addresses, namespaces, nic, ssh_config, work, docker_hosts)
 
 
 def _stop(proc: subprocess.Popen) -> None:

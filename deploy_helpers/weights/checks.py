@@ -101,6 +101,9 @@ def _thinking_template(target: Target, root: Path, settings: Settings) -> CheckR
     )
 
 
+# checks of what the model itself is (its chat template): on a twin they are held to the
+# stand-in model actually served, the others to the deployment's target
+MODEL_CHECKS = ("tools_template", "thinking_template")
 CHECKS: dict[str, Callable[[Target, Path, Settings], CheckResult]] = {
     "manifest": _manifest,
     "shards": _shards,
@@ -111,23 +114,27 @@ CHECKS: dict[str, Callable[[Target, Path, Settings], CheckResult]] = {
 }
 
 
-def checks_for(target: Target) -> list[str]:
-    """Names of the weights checks that apply to `target`, in the order they run."""
+def checks_for(target: Target, expected: Target | None = None) -> list[str]:
+    """Names of the weights checks that apply to `target`, in the order they run; the model
+    checks follow `expected` (the model actually served, on a twin) when given."""
+    model = (expected or target).model
     names = ["manifest", "shards", "dtype", "quantization"]
-    if target.model.chat.tools_in_template:
+    if model.chat.tools_in_template:
         names.append("tools_template")
-    if target.model.chat.thinking is not None:
+    if model.chat.thinking is not None:
         names.append("thinking_template")
     return names
 
 
-def run_check(name: str, target: Target, root: Path, settings: Settings = Settings()
-              ) -> CheckResult:
+def run_check(name: str, target: Target, root: Path, settings: Settings = Settings(),
+              expected: Target | None = None) -> CheckResult:
     """Run one named check on the weights directory `root` of `target`."""
-    return CHECKS[name](target, root, settings)
+    held_to = (expected or target) if name in MODEL_CHECKS else target
+    return CHECKS[name](held_to, root, settings)
 
 
-def verify_target(target: Target, root: Path, settings: Settings = Settings()
-                  ) -> list[CheckResult]:
+def verify_target(target: Target, root: Path, settings: Settings = Settings(),
+                  expected: Target | None = None) -> list[CheckResult]:
     """Every applicable check; raises WeightsError when `root` or its manifest is unusable."""
-    return [run_check(name, target, root, settings) for name in checks_for(target)]
+    return [run_check(name, target, root, settings, expected)
+            for name in checks_for(target, expected)]

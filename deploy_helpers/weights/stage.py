@@ -49,4 +49,5 @@ def check_weights(stack: Stack, settings: Settings) -> VerifiedWeights:
     """Run every applicable weights check on the stack's weights directory."""
     root = weights_dir(stack)
     manifest = settings.manifest or root / MANIFEST_NAME
-    return VerifiedWeights(stack, root, manifest, verify_target(stack.target, root, settings))
+    results = verify_target(stack.target, root, settings, stack.expected)
+    return VerifiedWeights(stack, root, manifest, results)
