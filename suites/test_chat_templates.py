@@ -10,7 +10,6 @@ DeepSeek-V3.1: thinking, default off) are qualified with it on, off and left def
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import openai
 import pytest
@@ -24,6 +23,7 @@ from deploy_helpers.client.endpoint import (
     tokenize_chat,
 )
 from deploy_helpers.serve.stack import Stack
+from deploy_helpers.weights.stage import VerifiedWeights
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 THINK_TAGS = ("<think>", "</think>")
@@ -101,7 +101,7 @@ def leaked_tags(text: str | None) -> list[str]:
 
 @pytest.mark.per_target("switch", settings)
 def test_served_prompt_is_weights_template(
-    service: Endpoint, target: Target, verified_weights: Path, switch: Switch
+    service: Endpoint, target: Target, verified_weights: VerifiedWeights, switch: Switch
 ) -> None:
     served = served_prompt(service, switch)
     thinking = target.model.chat.thinking
@@ -112,11 +112,11 @@ def test_served_prompt_is_weights_template(
             f"{switch.id}: thinking {'on' if on else 'off'} must end the prompt with "
             f"{suffix!r}; the served prompt ends {served[-60:]!r}"
         )
-    offline = render_weights_chat(verified_weights, MESSAGES,
+    offline = render_weights_chat(verified_weights.root, MESSAGES,
                                   template_kwargs=switch.template_kwargs)
     assert served == offline, (
         f"{switch.id}: the server's rendered prompt is not the chat template of the "
-        f"checksummed weights ({verified_weights}); {first_difference(served, offline)}\n"
+        f"checksummed weights ({verified_weights.root}); {first_difference(served, offline)}\n"
         f" served:  {served!r}\n offline: {offline!r}"
     )
 

@@ -22,7 +22,7 @@ FEATURE_DEFECTS: dict[str, str] = {
     "reasoning_dropped": "thinking on: the thought is dropped, no reasoning arrives",
     "empty_answer_after_thought": "thinking on: the thought ends but content stays empty",
     "reasoning_when_off": "thinking off: the reply still carries reasoning",
-    "switch_type_accepted": "a thinking switch of the wrong type is accepted (200)",
+    "honours_other_switch": "the template also reads DeepSeek's `thinking` switch",
     "tool_args_invalid": "tool-call arguments are a JSON string, not a schema-valid object",
     "stream_drops_arg_fragment": "a streamed tool call loses one argument fragment",
     "duplicate_tool_ids": "parallel tool calls share one id",
@@ -144,15 +144,6 @@ def tool_result_answer(messages: list[dict[str, Any]], defect: str | None) -> st
     if isinstance(result, dict):
         return "The tool reports " + ", ".join(f"{k} {v}" for k, v in result.items()) + "."
     return f"The tool reports {result}."
-
-
-def switch_type_error(body: dict[str, Any], defect: str | None) -> str | None:
-    """A 400 message when the thinking switch is not a boolean."""
-    kwargs = body.get("chat_template_kwargs") or {}
-    value = kwargs.get("enable_thinking", True)
-    if isinstance(value, bool) or defect == "switch_type_accepted":
-        return None
-    return f"chat_template_kwargs.enable_thinking must be a boolean, got {type(value).__name__}"
 
 
 def split_thought(pieces: list[str], thinking: bool, defect: str | None

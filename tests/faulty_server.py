@@ -137,6 +137,8 @@ def render_chat(messages: list[dict[str, Any]], body: dict[str, Any] | None = No
     if CONFIG["template"] is not None:
         body = body or {}
         kwargs = {} if defect("ignores_thinking_switch") else body.get("chat_template_kwargs")
+        if defect("honours_other_switch") and kwargs and "thinking" in kwargs:
+            kwargs = {**kwargs, "enable_thinking": kwargs["thinking"]}
         if defect("wrong_template"):
             messages = [{"role": "system", "content": "You are Qwen."}, *messages]
         return render_template(CONFIG["template"], messages, tools=body.get("tools") or None,
@@ -261,8 +263,7 @@ def _request_error(body: dict[str, Any], prompt: str, chat: bool) -> JSONRespons
     if (bad := _check_model(body)) is not None:
         return bad
     active = STATE["defect"]
-    if chat and (message := ff.tool_choice_error(body, active) or
-                 ff.switch_type_error(body, active)):
+    if chat and (message := ff.tool_choice_error(body, active)):
         return error(400, message)
     count = len(MODEL.tokenize(prompt))
     if count > MAX_MODEL_LEN:

@@ -167,7 +167,7 @@ GUARDS: dict[str, tuple[str, str]] = {
                                    "the thought ended but content is empty"),
     "reasoning_when_off": ("thinking_output and False",
                            "thinking is off but the reply carries reasoning"),
-    "switch_type_accepted": ("undeclared_switches", "does not declare"),
+    "honours_other_switch": ("undeclared_switches", "does not declare 'thinking'"),
     "tool_args_invalid": ("tool_choice_named", "not an object"),
     "stream_drops_arg_fragment": ("tool_choice_required and stream",
                                   "streamed argument fragments join to"),
@@ -276,10 +276,10 @@ def test_catalog_without_the_templates_switch_fails(feature_server, feature_cata
                                                     run_suites) -> None:
     run = run_suites("--endpoint", feature_server.base_url,
                      *feature_catalog.args(NO_SWITCH_MODEL), "--served-model-name", MODEL,
-                     "suites/test_chat_templates.py", "-k", "wrong_type")
+                     "suites/test_chat_templates.py", "-k", "undeclared")
     assert run.returncode == 1, run.output[-3000:]
-    assert "the catalog declares no thinking switch, but enable_thinking=False changes the " \
-           "rendered prompt" in run.output, run.output[-3000:]
+    assert "enable_thinking=True changes the rendered prompt, but the catalog does not declare " \
+           "'enable_thinking' as the model's thinking switch" in run.output, run.output[-3000:]
 
 
 def test_pass_rate_below_floor_fails_listing_the_cases(feature_server, feature_catalog,

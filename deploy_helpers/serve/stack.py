@@ -112,6 +112,15 @@ class Stack:
         """The same target and options, planned in graph mode `mode`."""
         return self._planned(mode, [n.address for n in self.nodes])
 
+    def beside(self) -> Stack:
+        """This stack on a port of its own, to run while another bring-up of the target is
+        up: a fresh free port where the profile picks one (port 0), else the same stack
+        (a fixed port can hold one service at a time)."""
+        if self.options.port is not None or self.target.hardware.serve.port:
+            return self
+        moved = replace(self, port=free_port())
+        return moved._planned(self.graph_mode, [n.address for n in self.nodes])
+
     @property
     def id(self) -> str:
         """The target's id."""
