@@ -114,6 +114,7 @@ def feature_catalog(tmp_path_factory: pytest.TempPathFactory) -> FeatureCatalog:
         NO_SWITCH_MODEL: _model_variant(NO_SWITCH_MODEL),
     }
     del models[NO_SWITCH_MODEL]["chat"]["thinking"]
+    models[NO_SWITCH_MODEL]["family"] = "faulty"  # no family entry gives the switch back
     for name, model in models.items():
         (catalog / "models" / f"{name}.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
         weights = root / "weights" / name
@@ -278,7 +279,7 @@ def test_catalog_without_the_templates_switch_fails(feature_server, feature_cata
                      *feature_catalog.args(NO_SWITCH_MODEL), "--served-model-name", MODEL,
                      "suites/test_chat_templates.py", "-k", "undeclared")
     assert run.returncode == 1, run.output[-3000:]
-    assert "enable_thinking=True changes the rendered prompt, but the catalog does not declare " \
+    assert "enable_thinking=False changes the rendered prompt, but the catalog does not declare " \
            "'enable_thinking' as the model's thinking switch" in run.output, run.output[-3000:]
 
 
