@@ -50,6 +50,9 @@ class Container(Strict):
     shm_size: str | None = None
     name: str
     command: list[str] = Field([], description="container entrypoint argv (the serve argv follows)")
+    shell: list[str] | None = Field(
+        None, description="the guides' shape: the container runs this (e.g. /bin/bash, with a "
+                          "tty) and the serve argv runs inside it, as `docker exec` would")
 
 
 class GraphMode(Strict):
@@ -81,6 +84,11 @@ class ServeSpec(Strict):
         8000, description="where the engine listens when its argv names no --port (its default)"
     )
     readiness_timeout_s: float = 600.0
+    listening_log: str | None = Field(
+        # vLLM 0.9.1/0.11.0 api_server.py "Starting vLLM API server %d on %s"; 0.32/0.33
+        # launchers/api_server/entry.py "Starting vLLM server on %s"
+        r"Starting vLLM (?:API )?server(?: \d+)? on (?P<url>https?://\S+)",
+        description="regex of node 0's log line naming where the engine listens (url group)")
     worker_join_log: str | None = Field(
         None, description="regex a worker node's log shows once it joined node 0 (multi-node)"
     )
@@ -94,6 +102,8 @@ class HostRules(Strict):
     kernel_packages: list[str] = []
     nic: str | None = Field(None, description="NIC for HCCL/GLOO/TP sockets on multi-node")
     accepted_npu_health: list[str] = Field(["OK"], description="npu-smi Health values that pass")
+    root_free_gib: float = Field(
+        0, description="free space the root filesystem of every node must have (0: none)")
     remedies: dict[str, str] = Field(
         {}, description="host check name -> the guide's remedy, quoted in its failure message"
     )

@@ -10,6 +10,7 @@ remedy from the profile's `host.remedies`.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from deploy_helpers.host import npu_tools
 from deploy_helpers.host.node import CheckFailed, CheckResult, Node
 from deploy_helpers.serve.plan import NodePlan
 from deploy_helpers.serve.stack import Stack
+from deploy_helpers.weights.manifest import MANIFEST_NAME
 
 GIB = 1024**3
 
@@ -152,17 +154,56 @@ def _existing_ancestor(node: Node, path: str) -> str:
     return path
 
 
+def _free_gib(node: Node, path: str) -> float:
+    fields = node.output("df", "-Pk", path).splitlines()[-1].split()
+    return int(fields[3]) * 1024 / GIB
+
+
+def _present_gib(node: Node, path: str) -> float:
+    """How much of the weights is already on the node (`du -sk`; 0 when absent)."""
+    if not node.host.file(path).exists:
+        return 0.0
+    return int(node.output("du", "-sk", path).split()[0]) * 1024 / GIB
+
+
+def _complete(node: Node, root: str) -> bool:
+    """Whether every file the weights manifest lists is there at its listed size (the
+    checksums are the weights stage's to verify)."""
+    manifest = posixpath.join(root, MANIFEST_NAME)
+    try:
+        files = json.loads(node.read(manifest)).get("files", {})
+    except (CheckFailed, ValueError, AttributeError):
+        return False
+    return bool(files) and all(
+        (handle := node.host.file(posixpath.join(root, rel))).exists
+        and handle.size == entry.get("size") for rel, entry in files.items())
+
+
 def _disk_space(node: Node) -> str:
     where = _existing_ancestor(node, node.plan.weights)
-    fields = node.output("df", "-Pk", where).splitlines()[-1].split()
-    free_gib = int(fields[3]) * 1024 / GIB
-    need = disk_needed_gib(node.target)
+    free_gib = _free_gib(node, where)
+    if _complete(node, node.plan.weights):  # a complete download needs no more room
+        return f"{free_gib:.1f} GiB free; the weights are all there (manifest sizes)"
+    present = _present_gib(node, node.plan.weights)
+    wanted = disk_needed_gib(node.target)
+    need = max(0.0, wanted - present)
     if free_gib < need:
         raise CheckFailed(
             f"{free_gib:.1f} GiB free at {where} (filesystem of {node.plan.weights}), "
-            f"{node.target.model.name} needs {need:g} GiB"
+            f"{node.target.model.name} needs {need:g} GiB more ({wanted:g} GiB, "
+            f"{present:.1f} GiB already there)"
         )
-    return f"{free_gib:.1f} GiB free >= {need:g} GiB"
+    return (f"{free_gib:.1f} GiB free >= {need:g} GiB still needed ({present:.1f} GiB of "
+            f"the weights already there)")
+
+
+def _root_disk(node: Node) -> str:
+    need = node.target.hardware.host.root_free_gib
+    free_gib = _free_gib(node, "/")
+    if free_gib < need:
+        raise CheckFailed(f"{free_gib:.1f} GiB free on the root filesystem, the profile "
+                          f"wants {need:g} GiB (images, containers and logs live there)")
+    return f"{free_gib:.1f} GiB free on / >= {need:g} GiB"
 
 
 def _memory(node: Node) -> str:
@@ -300,6 +341,8 @@ CHECKS: list[HostCheck] = [
     HostCheck("disk_space", lambda s: True,
               lambda s, p: f">= {disk_needed_gib(s.target):g} GiB free at {p.weights}",
               _disk_space),
+    HostCheck("root_disk", lambda s: _host(s).root_free_gib > 0,
+              lambda s, p: f">= {_host(s).root_free_gib:g} GiB free on /", _root_disk),
     HostCheck("memory", lambda s: True,
               lambda s, p: f">= {memory_needed_gib(s.target):.2f} GiB MemAvailable "
                            f"({s.target.model.weights_gib:g} GiB / "

@@ -109,15 +109,10 @@ def run_options(spec: ContainerSpec) -> dict:
     return options
 
 
-def docker_run_argv(spec: ContainerSpec, argv: list[str], env_keys: list[str]) -> list[str]:
-    """The `docker run` argv of `spec` running `argv`, for a node reached over ssh.
-
-    The same flags as `run_options`, plus `--rm`. Environment variables are passed by name
-    only (`-e KEY`): docker takes their values from its own environment, so no value, and
-    no secret, is ever in an argv.
-    """
-    out = ["docker", "run", "--rm", "--init", "--name", spec.name, "--label", f"{LABEL}=1",
-           "--network", spec.network_mode]
+def _run_flags(spec: ContainerSpec) -> list[str]:
+    """The `docker run` flags of `spec` (the guides' --net/--ipc/--privileged/--device/-v)."""
+    out = ["--init", "--name", spec.name, "--label", f"{LABEL}=1", "--network",
+           spec.network_mode]
     if spec.ipc_mode is not None:
         out += ["--ipc", spec.ipc_mode]
     if spec.privileged:
@@ -130,15 +125,36 @@ def docker_run_argv(spec: ContainerSpec, argv: list[str], env_keys: list[str]) -
         out += ["--device", f"{device}:{device}:rwm"]
     for host_path, bind in bind_mounts(spec).items():
         out += ["-v", f"{host_path}:{bind['bind']}:{bind['mode']}"]
-    for key in env_keys:
-        out += ["-e", key]
-    return [*out, spec.image, *argv]
+    return out
 
 
-def missing_host_paths(spec: ContainerSpec) -> list[str]:
-    """Devices and mount sources of `spec` that do not exist on this host."""
-    paths = list(spec.devices) + [mount.split(":")[0] for mount in spec.mounts]
-    return [path for path in paths if not Path(path).exists()]
+def _env_flags(env_keys: list[str]) -> list[str]:
+    # by name only (`-e KEY`): docker takes the values from its own environment, so no
+    # value, and no secret, is ever in an argv
+    return [flag for key in env_keys for flag in ("-e", key)]
+
+
+def docker_run_argv(spec: ContainerSpec, argv: list[str], env_keys: list[str]) -> list[str]:
+    """The `docker run --rm` argv of `spec` running `argv`, for a node reached over ssh (the
+    same flags as `run_options`)."""
+    return ["docker", "run", "--rm", *_run_flags(spec), *_env_flags(env_keys), spec.image, *argv]
+
+
+def docker_shell_argv(spec: ContainerSpec) -> list[str]:
+    """`docker run -d -it ... IMAGE SHELL`: the container as the guides start it, its shell
+    waiting on a terminal for the serve command (see `docker_exec_argv`)."""
+    return ["docker", "run", "-d", "-i", "-t", *_run_flags(spec), spec.image, *spec.shell]
+
+
+def docker_exec_argv(spec: ContainerSpec, argv: list[str], env_keys: list[str]) -> list[str]:
+    """`docker exec` of the serve argv in the container `docker_shell_argv` started."""
+    return ["docker", "exec", *_env_flags(env_keys), spec.name, *argv]
+
+
+def missing_devices(spec: ContainerSpec) -> list[str]:
+    """Devices of `spec` that do not exist on this host (`docker run --device` needs them;
+    a missing mount source is created by `docker run -v`, as on the guides' hosts)."""
+    return [path for path in spec.devices if not Path(path).exists()]
 
 
 def is_running(container: Container) -> bool:
@@ -170,6 +186,40 @@ def _stream_logs(container: Container, log: Path) -> threading.Thread:
     return thread
 
 
+@dataclass(frozen=True)
+class ServingContainer:
+    """A container the serve argv runs in: itself, or an exec in its shell (the guides'
+    shape), and whether that serve process still runs."""
+
+    container: Container
+    exec_id: str | None = None
+
+    def alive(self) -> bool:
+        """True while the serve process runs (the exec, else the container's command)."""
+        if self.exec_id is None:
+            return is_running(self.container)
+        try:
+            return bool(self.container.client.api.exec_inspect(self.exec_id)["Running"])
+        except docker.errors.NotFound:
+            return False
+
+
+def _exec_serve(container: Container, argv: list[str], env: dict[str, str], log: Path) -> str:
+    """`docker exec` the serve argv in the container's shell, its output to `log`."""
+    api = container.client.api
+    exec_id = api.exec_create(container.id, argv, environment=env)["Id"]
+    output = api.exec_start(exec_id, stream=True)
+
+    def pump() -> None:
+        with log.open("ab") as out, suppress(docker.errors.DockerException, OSError):
+            for chunk in output:
+                out.write(chunk)
+                out.flush()
+
+    threading.Thread(target=pump, name=f"exec-{container.name}", daemon=True).start()
+    return exec_id
+
+
 @contextmanager
 def running_container(
     prepared: PreparedImage,
@@ -177,8 +227,10 @@ def running_container(
     argv: list[str],
     env: dict[str, str],
     log: Path,
-) -> Iterator[Container]:
-    """Run `argv` in a container of `spec`; stream its output to `log`; always remove it."""
+) -> Iterator[ServingContainer]:
+    """Run `argv` in a container of `spec` — as its command, or, where the profile gives the
+    guides' shell, inside it as they do (`docker run -it ... /bin/bash`, then the serve
+    command in that shell) — stream its output to `log`; always remove the container."""
     client = prepared.client
     with suppress(docker.errors.NotFound):
         other = client.containers.get(spec.name)
@@ -186,26 +238,30 @@ def running_container(
             f"a container named '{spec.name}' already exists ({other.status}): "
             f"remove it (docker rm -f {spec.name}) or name this deployment's container otherwise"
         )
-    missing = missing_host_paths(spec)
+    missing = missing_devices(spec)
     if missing:
-        raise SuiteError(f"container {spec.name}: not on this host: {', '.join(missing)}")
+        raise SuiteError(f"container {spec.name}: devices not on this host: {', '.join(missing)}")
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"")
+    shaped = {"command": spec.shell, "tty": True, "stdin_open": True} if spec.shell else {
+        "command": argv, "environment": env}
     with sigterm_raises_interrupt():
         try:
-            container = client.containers.create(
-                prepared.image_id, command=argv, environment=env, detach=True,
-                **run_options(spec),
-            )
+            container = client.containers.create(prepared.image_id, detach=True, **shaped,
+                                                  **run_options(spec))
         except docker.errors.APIError as exc:
             raise SuiteError(f"docker run {spec.name}: {exc.explanation or exc}") from None
+        pump = None
         try:
             try:
                 container.start()
+                exec_id = _exec_serve(container, argv, env, log) if spec.shell else None
             except docker.errors.APIError as exc:
                 raise SuiteError(f"docker start {spec.name}: {exc.explanation or exc}") from None
-            pump = _stream_logs(container, log)
-            yield container
+            if exec_id is None:
+                pump = _stream_logs(container, log)
+            yield ServingContainer(container, exec_id)
         finally:
             remove(container)
-        pump.join(timeout=5)
+        if pump is not None:
+            pump.join(timeout=5)

@@ -34,6 +34,7 @@ class ContainerSpec:
     privileged: bool
     user: str | None
     shm_size: str | None
+    shell: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def _container_spec(target: Target, ctx: dict[str, object], arch: str) -> Contai
         privileged=spec.privileged,
         user=spec.user,
         shm_size=spec.shm_size,
+        shell=spec.shell,
     )
 
 

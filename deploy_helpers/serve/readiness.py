@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from deploy_helpers.serve.launchers.base import WatchedNode
 from deploy_helpers.serve.log_rules import explain_failure
@@ -53,9 +54,32 @@ def wait_for_join(stack: Stack, node: WatchedNode, watch: Callable[[], bool]) ->
                            f"{tail(node.log)}")
 
 
+def listening_elsewhere(stack: Stack, log: str) -> str | None:
+    """Where node 0's log says the engine listens, when that is not the port polled."""
+    pattern = stack.target.hardware.serve.listening_log
+    found = re.search(pattern, log) if pattern else None
+    if found is None:
+        return None
+    url = found.group("url")
+    port = urlsplit(url).port
+    return url if port is not None and port != stack.head.port else None
+
+
 def wait_until_ready(stack: Stack, nodes: list[WatchedNode]) -> None:
-    """Node 0 serves the stack's model and every other node joined; raise otherwise."""
-    watch = watch_nodes(nodes)
+    """Node 0 serves the stack's model and every other node joined; raise otherwise (at once
+    when node 0's log says the engine listens on another port than the one polled)."""
+    node_watch = watch_nodes(nodes)
+
+    def watch() -> bool:
+        head = nodes[0].log
+        elsewhere = listening_elsewhere(stack, head.read_text(errors="replace")) \
+            if head.exists() else None
+        if elsewhere:
+            raise ServerStartError(f"the engine listens on {elsewhere}, but the plan polls "
+                                   f"port {stack.head.port} (the serve argv's --port, else the "
+                                   f"engine's default); log {head}")
+        return node_watch()
+
     endpoint = stack.endpoint()
     wait_until_serving(stack.base_url, stack.served_model_name, stack.readiness_timeout_s,
                        alive=watch, log=nodes[0].log, headers=endpoint.headers)

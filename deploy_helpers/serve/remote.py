@@ -178,3 +178,11 @@ def prepare_image(plan: NodePlan, tarball: Path | None) -> str:
 def remove_container(host: str, name: str) -> None:
     """`docker rm -f NAME` on `host`: the container goes even if its engine ignored SIGTERM."""
     run(host, ["docker", "rm", "-f", name], timeout_s=60)
+
+
+def start_container(plan: NodePlan, argv: list[str]) -> None:
+    """`docker run -d` a node's container (its shell, waiting for the serve command)."""
+    done = run(plan.address, argv, timeout_s=120)
+    if done.returncode != 0:
+        raise SuiteError(f"node {plan.rank} ({plan.address}): docker run "
+                         f"{plan.container.name} failed ({_last_line(done)})")

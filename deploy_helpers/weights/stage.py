@@ -8,14 +8,16 @@ weights that were verified).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy_helpers.host.node import Node
 from deploy_helpers.report.facts import Fact
 from deploy_helpers.report.fingerprint import manifest_hash
 from deploy_helpers.serve.stack import Stack
 from deploy_helpers.weights.checks import CheckResult, Settings, verify_target
-from deploy_helpers.weights.manifest import MANIFEST_NAME
+from deploy_helpers.weights.manifest import MANIFEST_NAME, load_manifest
+from deploy_helpers.weights.nodes import node_problems
 
 
 def weights_dir(stack: Stack) -> Path:
@@ -31,10 +33,11 @@ class VerifiedWeights:
     root: Path
     manifest: Path
     results: list[CheckResult]
+    node_problems: list[str] = field(default_factory=list)
 
     def failures(self) -> list[str]:
-        """One line per failed check: its problems and the remedy."""
-        return [r.message() for r in self.results if not r.ok]
+        """One line per failed check (its problems and the remedy), then each other node's."""
+        return [*(r.message() for r in self.results if not r.ok), *self.node_problems]
 
     def facts(self) -> list[Fact]:
         """The verified directory and the hash of the manifest it was verified against."""
@@ -45,9 +48,15 @@ class VerifiedWeights:
                      self.stack.id)]
 
 
-def check_weights(stack: Stack, settings: Settings) -> VerifiedWeights:
-    """Run every applicable weights check on the stack's weights directory."""
+def check_weights(stack: Stack, settings: Settings, others: list[Node] = ()) -> VerifiedWeights:
+    """Run every applicable weights check on the stack's weights directory (here), then
+    hash each of the `others` nodes' copies there against the same manifest."""
     root = weights_dir(stack)
     manifest = settings.manifest or root / MANIFEST_NAME
     results = verify_target(stack.target, root, settings, stack.expected)
-    return VerifiedWeights(stack, root, manifest, results)
+    remote = []
+    if others and all(r.ok for r in results):
+        listed = load_manifest(manifest)
+        for node in others:
+            remote += [f"weights on {p}" for p in node_problems(node, listed)]
+    return VerifiedWeights(stack, root, manifest, results, remote)

@@ -63,7 +63,7 @@ class ContainerLauncher(Launcher):
                 running = resources.enter_context(
                     containers.running_container(prepared.prepared, plan.container, argv, env,
                                                  log))
-                node = WatchedNode("container", lambda: containers.is_running(running), log)
+                node = WatchedNode("container", running.alive, log)
                 wait_until_ready(stack, [node])
             except BaseException:
                 resources.close()

@@ -53,11 +53,16 @@ class SshContainerLauncher(Launcher):
         """Start every node's container; return once node 0 serves and the others joined."""
         command = stack.target.hardware.container.command
 
-        def docker_run(plan: NodePlan, env_keys: list[str]) -> list[str]:
-            return containers.docker_run_argv(plan.container, [*command, *plan.argv], env_keys)
+        def serve_argv(plan: NodePlan, env_keys: list[str]) -> list[str]:
+            argv = [*command, *plan.argv]
+            if plan.container.shell:
+                return containers.docker_exec_argv(plan.container, argv, env_keys)
+            return containers.docker_run_argv(plan.container, argv, env_keys)
 
         def on_start(plan: NodePlan, resources: ExitStack) -> dict:
             resources.callback(remote.remove_container, plan.address, plan.container.name)
+            if plan.container.shell:
+                remote.start_container(plan, containers.docker_shell_argv(plan.container))
             return {"image_id": prepared.ids[node_label(plan)]}
 
-        return start_nodes(stack, run_dir, log_dir or run_dir, docker_run, on_start)
+        return start_nodes(stack, run_dir, log_dir or run_dir, serve_argv, on_start)
