@@ -21,7 +21,13 @@ from deploy_helpers.catalog.schema import PerfFloor
 from deploy_helpers.catalog.target import Target
 from deploy_helpers.client.endpoint import Endpoint
 from deploy_helpers.loadgen import LoadConfig, run_load
-from deploy_helpers.loadgen.floors import baseline_breaches, floor_breaches, invalid_reason
+from deploy_helpers.loadgen.floors import (
+    baseline_breaches,
+    floor_breaches,
+    floors_for,
+    invalid_reason,
+)
+from deploy_helpers.loadgen.host_load import HostLoad, LoadReport
 from deploy_helpers.report import perf
 from deploy_helpers.serve.stack import Stack
 
@@ -33,44 +39,53 @@ def perf_shapes(stack: Stack) -> list[PerfFloor]:
     return list(stack.target.deployment.perf)
 
 
-def has_floor(shape: PerfFloor) -> bool:
-    """Whether the catalog holds the shape to any floor."""
-    return any(v is not None for v in (shape.min_output_tok_s, shape.max_ttft_p99_ms,
-                                       shape.max_tpot_p99_ms))
-
-
-def measure(service: Endpoint, shape: PerfFloor) -> dict:
-    """Run the shape against the service."""
+def measure(service: Endpoint, shape: PerfFloor, running) -> tuple[dict, LoadReport]:
+    """Run the shape against the service, and what other work used the CPUs meanwhile."""
     config = LoadConfig(
         base_url=service.base_url, model=service.served_model_name,
         prompt_tokens=shape.prompt_tokens, output_tokens=shape.output_tokens,
         num_requests=shape.num_requests, concurrency=shape.concurrency,
         warmup_requests=shape.warmup_requests, headers=service.headers, progress=False,
     )
-    return run_load(config)
+    with HostLoad(running.local_pids(), running.local_containers()) as load:
+        result = run_load(config)
+    return result, load.report
 
 
 @pytest.mark.per_target("shape", perf_shapes)
 def test_performance_floor(stack: Stack, target: Target, service: Endpoint, shape: PerfFloor,
                            run_dir: Path, perf_baseline, perf_baseline_ratio: float,
-                           no_floor) -> None:
-    result = measure(service, shape)
+                           serving_isa: str | None, no_floor, record_measurement,
+                           running_service) -> None:
+    result, load = measure(service, shape, running_service)
     path = perf.write_result(run_dir, result, shape.name, stack.id)
     key = perf.key({"target": stack.id, "name": shape.name, "concurrency": shape.concurrency})
     summary = (f"{key}: {result['output_throughput']:.1f} output tok/s, TTFT p99 "
                f"{result['ttft_ms']['p99']:.1f} ms, TPOT p99 {result['tpot_ms']['p99']:.1f} ms "
                f"(result: {path.name})")
+    judged = not stack.options.endpoint and not stack.launcher.remote
+    record_measurement("other_cpu_cores", round(load.other_cores, 2), "cores",
+                       better="lower", window_s=round(load.seconds, 1),
+                       judged=judged or "no: processes of nodes started over ssh or of an "
+                                        "--endpoint deployment cannot be told apart here")
+    bound = stack.target.hardware.host.busy_cpu_cores
+    if judged and (busy := load.busy_reason(bound)) is not None:
+        pytest.fail(f"measurement invalid: {busy} [{summary}]", pytrace=False)
     if (reason := invalid_reason(result)) is not None:
         pytest.fail(f"measurement invalid: {reason} [{summary}]", pytrace=False)
-    if perf_baseline is None and not has_floor(shape):
-        no_floor(f"{key} has no floor: measured {summary}; record a baseline from a signed-off "
+    floors, held_to = floors_for(shape, serving_isa)
+    record_measurement(f"{shape.name}_output_tok_s", round(result["output_throughput"], 2),
+                       "tok/s", better="higher", floors=held_to)
+    if perf_baseline is None and floors is None:
+        no_floor(f"{key}: {held_to}: measured {summary}; record a baseline from a signed-off "
                  f"run with --record-baseline FILE and pass --perf-baseline FILE, or set the "
                  f"floors in the catalog (deployments[].perf of models/{target.model.name}.yaml)")
-    breaches = floor_breaches(result, shape)
+    breaches = floor_breaches(result, floors) if floors is not None else []
     if perf_baseline is not None:
         if key not in perf_baseline:
             pytest.fail(f"--perf-baseline has no result for {key} "
                         f"(it has: {', '.join(sorted(perf_baseline)) or 'none'})", pytrace=False)
         breaches += baseline_breaches(result, perf_baseline[key], perf_baseline_ratio)
     if breaches:
-        pytest.fail(f"performance below floor: {'; '.join(breaches)} [{summary}]", pytrace=False)
+        pytest.fail(f"performance below floor ({held_to}): {'; '.join(breaches)} [{summary}]",
+                    pytrace=False)

@@ -12,9 +12,15 @@ import yaml
 
 from benchmarks.peers import timing_double
 from deploy_helpers.catalog.loader import DEFAULT_CATALOG, load_catalog
-from deploy_helpers.catalog.schema import PerfFloor
+from deploy_helpers.catalog.schema import Floors, PerfFloor
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.loadgen.floors import baseline_breaches, floor_breaches, invalid_reason
+from deploy_helpers.host.cpu import parse_cpuinfo
+from deploy_helpers.loadgen.floors import (
+    baseline_breaches,
+    floor_breaches,
+    floors_for,
+    invalid_reason,
+)
 from deploy_helpers.report.perf import load_baseline
 
 FLOOR = PerfFloor(name="s", concurrency=8, prompt_tokens=64, output_tokens=32, num_requests=64,
@@ -61,11 +67,24 @@ def test_bad_baseline_files_are_one_line_errors(tmp_path: Path) -> None:
         load_baseline(tmp_path / "x.json")
 
 
-def embedded_floor() -> PerfFloor:
-    """The embedded model's catalog floor (the one the suite applies)."""
-    (floor,) = load_catalog().models["smollm2-135m"].deployments[0].perf
-    assert None not in (floor.min_output_tok_s, floor.max_ttft_p99_ms, floor.max_tpot_p99_ms)
+def embedded_floor() -> Floors:
+    """The embedded model's catalog floors for this machine's ISA class (the ones the suite
+    applies to an endpoint on this machine)."""
+    (shape,) = load_catalog().models["smollm2-135m"].deployments[0].perf
+    isa = parse_cpuinfo(Path("/proc/cpuinfo").read_text())["isa_class"]
+    floor, _ = floors_for(shape, isa)
+    assert floor is not None and None not in (
+        floor.min_output_tok_s, floor.max_ttft_p99_ms, floor.max_tpot_p99_ms)
     return floor
+
+
+def test_cpu_floors_follow_the_isa_class() -> None:
+    (shape,) = load_catalog().models["smollm2-135m"].deployments[0].perf
+    avx2, why = floors_for(shape, "avx2")
+    assert avx2.min_output_tok_s < floors_for(shape, "avx512")[0].min_output_tok_s, why
+    assert floors_for(shape, "amx")[1] == "floors of ISA class avx512 (the node is amx)"
+    none, why = floors_for(shape, "baseline")
+    assert none is None and "no floor for CPU ISA class baseline" in why
 
 
 @pytest.fixture
@@ -96,7 +115,7 @@ def test_fast_server_passes_and_a_higher_baseline_fails(run_suites, short_catalo
         assert run.returncode == 0 and baseline.is_file(), run.output[-3000:]
         recorded = json.loads(baseline.read_text())
         (entry,) = recorded["perf"]
-        assert entry["name"] == floor.name and entry["target"] == "smollm2-135m@cpu"
+        assert entry["name"] == "embedded-small" and entry["target"] == "smollm2-135m@cpu"
         entry["output_tok_s"] = 1e9
         baseline.write_text(json.dumps(recorded))
         run = run_suites("--endpoint", fast.base_url, *args, "--perf-baseline", str(baseline))
@@ -120,7 +139,7 @@ def test_shape_without_floors_is_no_floor_and_the_run_incomplete(run_suites,
     path = short_catalog / "models" / "smollm2-135m.yaml"
     data = yaml.safe_load(path.read_text())
     for shape in data["deployments"][0]["perf"]:
-        shape.update(min_output_tok_s=None, max_ttft_p99_ms=None, max_tpot_p99_ms=None)
+        shape.pop("by_isa")
     path.write_text(yaml.safe_dump(data))
     with timing_double(None, ttft_ms=5, tpot_ms=1) as fast:
         run = run_suites("--endpoint", fast.base_url, "--catalog", str(short_catalog),

@@ -102,6 +102,9 @@ class HostRules(Strict):
     kernel_packages: list[str] = []
     nic: str | None = Field(None, description="NIC for HCCL/GLOO/TP sockets on multi-node")
     accepted_npu_health: list[str] = Field(["OK"], description="npu-smi Health values that pass")
+    busy_cpu_cores: float = Field(
+        0.5, description="CPU cores other processes may use on average during a perf window "
+                         "before the measurement is invalid (host busy)")
     root_free_gib: float = Field(
         0, description="free space the root filesystem of every node must have (0: none)")
     remedies: dict[str, str] = Field(
@@ -207,8 +210,23 @@ class GoldenPrompt(Strict):
     expect: list[str]
 
 
-class PerfFloor(Strict):
-    """One benchmark shape and the floors it must meet."""
+class Floors(Strict):
+    """The floors one shape must meet on one kind of machine, and where they come from."""
+
+    min_output_tok_s: float | None = None
+    max_ttft_p99_ms: float | None = None
+    max_tpot_p99_ms: float | None = None
+    source: str = ""
+
+    @property
+    def any(self) -> bool:
+        """Whether any floor is set."""
+        return any(v is not None for v in (self.min_output_tok_s, self.max_ttft_p99_ms,
+                                           self.max_tpot_p99_ms))
+
+
+class PerfFloor(Floors):
+    """One benchmark shape and the floors it must meet (CPU profiles: per ISA class)."""
 
     name: str
     concurrency: int
@@ -216,10 +234,8 @@ class PerfFloor(Strict):
     output_tokens: int
     num_requests: int
     warmup_requests: int = 2
-    min_output_tok_s: float | None = None
-    max_ttft_p99_ms: float | None = None
-    max_tpot_p99_ms: float | None = None
-    source: str = ""
+    by_isa: dict[str, Floors] = Field(
+        {}, description="CPU ISA class (avx2, avx512, avx512_bf16, amx) -> its floors")
 
     @property
     def id(self) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deploy_helpers.host import npu_tools
+from deploy_helpers.host.cpu import parse_cpuinfo
 from deploy_helpers.host.node import Node
 
 NOT_NPU = "none (CPU target)"
@@ -34,11 +35,17 @@ def _installed_version(node: Node, part: str) -> str:
     return npu_tools.parse_version_info(node.read(path)).get("Version", "missing")
 
 
+def _cpu(node: Node) -> dict[str, Any]:
+    found = _read(lambda: parse_cpuinfo(node.read("/proc/cpuinfo")))
+    return found if isinstance(found, dict) else {"cpu": found}
+
+
 def node_facts(node: Node) -> dict[str, Any]:
     """The node's chip, NPU count, driver, firmware, kernel and OS, as far as readable."""
     common = {
         "kernel": _read(lambda: node.output("uname", "-r").strip()),
         "os": _read(lambda: os_pretty_name(node.read("/etc/os-release"))),
+        **_cpu(node),
     }
     if node.target.hardware.accelerator != "npu":
         return {"chip": NOT_NPU, "npu_count": 0, "driver": NOT_NPU, "firmware": NOT_NPU,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy_helpers.catalog.schema import PerfFloor
+from deploy_helpers.catalog.schema import Floors, PerfFloor
+from deploy_helpers.host.cpu import best_at_most
 
 BASELINE_RATIO = 0.97  # vllm-ascend nightly: output throughput >= 0.97 x baseline
 
@@ -23,7 +24,21 @@ def invalid_reason(result: dict[str, Any]) -> str | None:
     return "; ".join(problems) or None
 
 
-def floor_breaches(result: dict[str, Any], floor: PerfFloor) -> list[str]:
+def floors_for(shape: PerfFloor, isa: str | None) -> tuple[Floors | None, str]:
+    """The floors that hold the shape on a node of ISA class `isa`, and where they come
+    from; None (with why) when there is none to hold it to."""
+    if not shape.by_isa:
+        return (shape if shape.any else None), "catalog floors"
+    if isa is None:
+        return None, "the serving node's CPU ISA class is unknown"
+    chosen = best_at_most(isa, list(shape.by_isa))
+    if chosen is None:
+        return None, (f"no floor for CPU ISA class {isa} (the catalog has floors for "
+                      f"{', '.join(sorted(shape.by_isa))})")
+    return shape.by_isa[chosen], f"floors of ISA class {chosen} (the node is {isa})"
+
+
+def floor_breaches(result: dict[str, Any], floor: Floors) -> list[str]:
     """Each floor the result misses, as 'measured vs floor'."""
     breaches = []
     if floor.min_output_tok_s is not None and result["output_throughput"] < floor.min_output_tok_s:

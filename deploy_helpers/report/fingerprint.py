@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy_helpers.catalog.loader import catalog_hash
+from deploy_helpers.host.cpu import parse_cpuinfo
 from deploy_helpers.host.facts import os_pretty_name
 from deploy_helpers.paths import REPO_ROOT
 from deploy_helpers.report import facts as run_facts
@@ -31,13 +32,11 @@ def os_name(os_release: Path = Path("/etc/os-release")) -> str:
     return name or platform.platform()
 
 
-def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU model name, as the kernel reports it."""
+def cpu_facts(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """The CPU model name, its ISA flags of interest and ISA class (deploy_helpers/host/cpu)."""
     if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
+        return parse_cpuinfo(cpuinfo.read_text(errors="replace"))
+    return {"cpu": platform.processor() or "unknown", "isa_flags": [], "isa_class": "unknown"}
 
 
 def local_host() -> dict[str, Any]:
@@ -48,7 +47,7 @@ def local_host() -> dict[str, Any]:
         "kernel": platform.release(),
         "os": os_name(),
         "arch": platform.machine(),
-        "cpu": cpu_model(),
+        **cpu_facts(),
         "cpu_count": os.cpu_count(),
         "memory_gib": round(pages * page_size / 2**30, 1),
     }

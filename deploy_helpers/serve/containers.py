@@ -194,6 +194,15 @@ class ServingContainer:
     container: Container
     exec_id: str | None = None
 
+    def pid(self) -> int | None:
+        """The container's first process as this machine sees it (the serve argv and its
+        children, or the shell and the exec'd serve command, run below it)."""
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            return None
+        return self.container.attrs.get("State", {}).get("Pid") or None
+
     def alive(self) -> bool:
         """True while the serve process runs (the exec, else the container's command)."""
         if self.exec_id is None:

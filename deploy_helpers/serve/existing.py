@@ -34,6 +34,14 @@ class ExistingService:
     def stop(self) -> None:
         """Nothing: the suite did not start it."""
 
+    def local_pids(self) -> list[int]:
+        """None known: the suite did not start it."""
+        return []
+
+    def local_containers(self) -> list[str]:
+        """None known: the suite did not start it."""
+        return []
+
     def facts(self) -> list[Fact]:
         """The endpoint, its served name and the engine's version."""
         return [Fact("engine", {"endpoint": self.endpoint.base_url,

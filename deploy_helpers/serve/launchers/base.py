@@ -30,6 +30,8 @@ class WatchedNode:
     name: str
     alive: Callable[[], bool]
     log: Path
+    pid: Callable[[], int | None] = lambda: None  # its process on this machine, if any
+    container: str | None = None  # the id of its container on this machine, if any
 
 
 @dataclass
@@ -59,6 +61,14 @@ class Service:
     def logs(self) -> list[Path]:
         """Every node's log, node 0 first."""
         return [node.log for node in self.nodes]
+
+    def local_pids(self) -> list[int]:
+        """The deployment's processes on this machine (their children count as theirs)."""
+        return [pid for node in self.nodes if (pid := node.pid()) is not None]
+
+    def local_containers(self) -> list[str]:
+        """The ids of the deployment's containers on this machine."""
+        return [node.container for node in self.nodes if node.container]
 
     def stop(self) -> None:
         """Stop every node and release what the launcher holds (containers, ssh clients)."""

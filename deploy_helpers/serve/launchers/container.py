@@ -63,7 +63,8 @@ class ContainerLauncher(Launcher):
                 running = resources.enter_context(
                     containers.running_container(prepared.prepared, plan.container, argv, env,
                                                  log))
-                node = WatchedNode("container", running.alive, log)
+                node = WatchedNode("container", running.alive, log, running.pid,
+                                   running.container.id)
                 wait_until_ready(stack, [node])
             except BaseException:
                 resources.close()

@@ -39,7 +39,7 @@ class ProcessLauncher(Launcher):
             try:
                 proc = start_process(plan.argv, env, log)
                 resources.callback(stop_process_group, proc)
-                node = WatchedNode("server", lambda: proc.poll() is None, log)
+                node = WatchedNode("server", lambda: proc.poll() is None, log, lambda: proc.pid)
                 wait_until_ready(stack, [node])
             except BaseException:
                 resources.close()
