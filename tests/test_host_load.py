@@ -3,6 +3,9 @@ measurement invalid ("host busy", naming the consumers), never "below floor"."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -22,17 +25,23 @@ def spin() -> subprocess.Popen:
     return subprocess.Popen(SPIN)
 
 
+def detached_spin() -> int:
+    """A spinning process outside this process's tree (its parent shell exits at once)."""
+    done = subprocess.run(["sh", "-c", f"{shlex.join(SPIN)} >/dev/null 2>&1 & echo $!"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout.strip())
+
+
 def test_other_work_is_counted_and_named() -> None:
-    hog = spin()
+    hog = detached_spin()
     try:
         with HostLoad([]) as load:
             time.sleep(2)
     finally:
-        hog.kill()
-        hog.wait()
+        os.kill(hog, signal.SIGKILL)
     report = load.report
-    assert report.other_cores > 0.5, report
-    assert any(pid == hog.pid and cores > 0.05 for _, pid, cores in report.consumers), report
+    assert report.other_cores > 0.3, report
+    assert any(pid == hog and cores > 0.05 for _, pid, cores in report.consumers), report
     reason = report.busy_reason(0.5)
     assert reason and reason.startswith("host busy:") and "(pid " in reason
 
