@@ -8,7 +8,7 @@ import pytest
 
 from deploy_helpers.host import npu_tools
 
-RECORDINGS = Path(__file__).resolve().parent / "npu_standins" / "recordings"
+RECORDINGS = Path(__file__).resolve().parent.parent / "deploy_helpers" / "sim" / "npu" / "recordings"
 SHARED = Path("/work/shared/samples/ascend-tool-outputs")
 DUO = "npu-smi_info_310P3_300IDuo_x4_25.3.rc1_vllm-ascend-6063.txt"
 PRO = "npu-smi_info_310P3_300IPro_x4_25.2.1_lmdeploy-4272_TRUNCATED.txt"

@@ -202,6 +202,7 @@ def test_qwen25_14b_on_300i_duo_is_seed_000(arch: str) -> None:
         "image": SEED_000_IMAGE.format(arch=arch), "name": "qwen", "devices": SEED_000_DEVICES,
         "mounts": SEED_000_MOUNTS, "network_mode": "host", "ipc_mode": "host",
         "privileged": True, "user": "root", "shm_size": None,
+        "shell": ["/bin/bash"],  # seed 000 §4: docker run -it ... /bin/bash, serve inside
     }
     checks = {c["check"]: c["requires"] for c in node["host_checks"]}
     assert checks["npu_driver"].startswith("driver 24.1.rc3")
@@ -264,6 +265,7 @@ def test_deepseek_on_two_a2_nodes_is_seed_003(a2_plan: dict, rank: int, seed: st
         + ["/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc"],
         "mounts": SEED_003_MOUNTS, "network_mode": "host", "ipc_mode": None,
         "privileged": True, "user": None, "shm_size": "1000g",
+        "shell": ["bash"],  # seed 003 §3: docker run ... -it IMAGE bash, serve inside
     }
     checks = {c["check"]: c["requires"] for c in node["host_checks"]}
     assert checks["hccl_if_ip"] == f"{own_ip} is an address of enp67s0f0np0"

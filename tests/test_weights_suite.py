@@ -39,8 +39,11 @@ FAULTS = {
 
 
 def weights_args(root: Path, model: str) -> tuple[str, ...]:
-    """Point the suite at weights under `root` for `model`."""
-    return ("--model", model, "--weights-root", str(root))
+    """Point the suite at weights under `root` for `model` (every node of a multi-node
+    target is this machine: its other node hashes the same directory)."""
+    nodes = target_of(model).hardware.nodes
+    ips = [arg for _ in range(nodes) for arg in ("--node-ip", "127.0.0.1")] if nodes > 1 else []
+    return ("--model", model, "--weights-root", str(root), *ips)
 
 
 def tree_for(root: Path, model: str, **overrides: object) -> Path:
