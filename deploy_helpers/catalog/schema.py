@@ -93,7 +93,11 @@ class HostRules(Strict):
     required_commands: list[str] = []
     kernel_packages: list[str] = []
     nic: str | None = Field(None, description="NIC for HCCL/GLOO/TP sockets on multi-node")
-    accepted_npu_health: list[str] = Field(["OK"], description="npu-smi Health values that pass")
+    accepted_npu_health: list[str] = Field(
+        ["OK"], description="npu-smi Health values that pass; any other value fails its chip")
+    npu_processes_allowed: Literal["none", "with-endpoint"] = Field(
+        "none", description="processes that may hold NPU chips when the host stage runs: none, "
+        "or with --endpoint those of the deployment's own engine (it already serves there)")
     remedies: dict[str, str] = Field(
         {}, description="host check name -> the guide's remedy, quoted in its failure message"
     )
