@@ -182,8 +182,14 @@ class _Reader:
         self.at += 1
         return line
 
+    def _check_width(self, what: str) -> None:
+        line = self.peek()
+        if line is not None and len(line.text) != self.width:
+            self.take(what)  # raises, naming the width
+
     def border(self, what: str, kind: str | None = None) -> str:
         """Consume a border (of `kind` '=' or '-' when given); its kind."""
+        self._check_width(what)
         line = self.peek()
         found = line.border if line is not None else None
         if found is None or (kind is not None and found != kind):
@@ -193,6 +199,7 @@ class _Reader:
 
     def row(self, what: str, cells: int) -> list[str]:
         """Consume a row of exactly `cells` cells."""
+        self._check_width(what)
         line = self.peek()
         found = line.cells if line is not None else None
         if found is None or len(found) != cells:
