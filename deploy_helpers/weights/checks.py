@@ -1,8 +1,9 @@
 """The weights checks of a catalog target, by name, each with the remedy it prints.
 
-`checks_for(target)` lists the checks that apply to a target (the tool-call template check
-only where the catalog says `tools_in_template`, the thinking switch only where it
-declares one), so the suite parametrizes from the catalog and never skips.
+`checks_for(target)` lists the checks that apply to a target (the model identity check
+where the catalog publishes config.json values, the tool-call template check only where
+it says `tools_in_template`, the thinking switch only where it declares one), so the suite
+parametrizes from the catalog and never skips.
 """
 
 from __future__ import annotations
@@ -54,10 +55,12 @@ def _source(target: Target) -> str:
 def _manifest(target: Target, root: Path, settings: Settings) -> CheckResult:
     manifest = settings.manifest or root / weights.MANIFEST_NAME
     problems = weights.verify(root, manifest, rehash=settings.rehash,
-                              cache_path=settings.cache_path, progress=settings.progress)
+                              cache_path=settings.cache_path, progress=settings.progress,
+                              allow_unverified=target.model.unverified_files_allowed)
     return CheckResult("manifest", root, problems,
-                       f"re-download the named files from {_source(target)}, then "
-                       f"python -m deploy_helpers weights verify {root} --manifest {manifest}")
+                       f"re-download the named files from {_source(target)} (an unverified file: "
+                       "remove it, or check it against the source and add it to the manifest), "
+                       f"then python -m deploy_helpers weights verify {root} --manifest {manifest}")
 
 
 def _shards(target: Target, root: Path, settings: Settings) -> CheckResult:
@@ -80,6 +83,17 @@ def _quantization(target: Target, root: Path, settings: Settings) -> CheckResult
     return CheckResult("quantization", root, problems,
                        f"use the {want or 'unquantized'} checkpoint of {_source(target)} "
                        "(the Ascend NPU does not compute fp8)")
+
+
+def _identity(target: Target, root: Path, settings: Settings) -> CheckResult:
+    published = target.model.config
+    assert published is not None  # checks_for lists this check only when the catalog has one
+    model_id = _source(target)
+    note = f" ({target.model.source.note})" if target.model.source.note else ""
+    return CheckResult(
+        "identity", root, weights_config.check_identity(root, published.published(), model_id),
+        f"{root} does not hold {model_id}: download {model_id} there{note}",
+    )
 
 
 def _tools_template(target: Target, root: Path, settings: Settings) -> CheckResult:
@@ -106,6 +120,7 @@ CHECKS: dict[str, Callable[[Target, Path, Settings], CheckResult]] = {
     "shards": _shards,
     "dtype": _dtype,
     "quantization": _quantization,
+    "identity": _identity,
     "tools_template": _tools_template,
     "thinking_template": _thinking_template,
 }
@@ -114,6 +129,8 @@ CHECKS: dict[str, Callable[[Target, Path, Settings], CheckResult]] = {
 def checks_for(target: Target) -> list[str]:
     """Names of the weights checks that apply to `target`, in the order they run."""
     names = ["manifest", "shards", "dtype", "quantization"]
+    if target.model.config is not None:
+        names.append("identity")
     if target.model.chat.tools_in_template:
         names.append("tools_template")
     if target.model.chat.thinking is not None:
