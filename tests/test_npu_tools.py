@@ -26,6 +26,7 @@ WIDE_TRIMMED = ("npu-smi_info_26.x-wide_910B2_x2_26.0.rc1_with-procs-container-p
 A950 = "npu-smi_info_Ascend950_x1_doc-x.x.x_hicann-driver-doc.txt"
 FIRST_GEN = scenarios.FIRST_GEN_910_TABLE
 BLOG_910B4 = "npu-smi_info_910B4-32G_x8_25.0.rc1.1_Atlas800IA2-driver-install-blog.txt"
+BUSY_910B4 = "npu-smi_info_910B4-32G_x4_24.1.rc3_with-procs-VLLMWorker_vllm-ascend-5847.txt"
 CHIP_BOARD = "npu-smi_info_-t_board_-i_0_-c_0_A2_910B4_soc-doc_TRUNCATED.txt"
 A2_BOARD = "npu-smi_info_-t_board_-i_0_910B-D802_IT21HMDC_25.5.1_yunionio-telegraf-testfixture.txt"
 DUO_BOARD = "npu-smi_info_-t_board_-i_2944_300IDuo-D500_IT21PD2G10_25.5.1_go-testfixture.txt"
@@ -48,6 +49,9 @@ WHOLE = {
     A950: ("x.x.x", "950", 1, 1, 0),
     FIRST_GEN: ("24.1.RC2", "classic", 8, 8, 32),
     BLOG_910B4: ("25.0.rc1.1", "classic", 8, 8, 0),
+    "npu-smi_info_910B4-32G_x1-in-container_NPU2_24.1.rc3_vllm-ascend-1768.txt":
+        ("24.1.rc3", "classic", 1, 1, 0),
+    BUSY_910B4: ("24.1.rc3", "classic", 4, 4, 7),
 }
 REFUSED = {
     "npu-smi_info_310P3_300IPro_x4_25.2.1_lmdeploy-4272_TRUNCATED.txt":
@@ -194,6 +198,10 @@ def test_processes_are_read_with_pid_name_and_memory() -> None:
     assert proc.describe() == "PID 485946 (pytest) 5175 MB on NPU 0 chip 0"
     trimmed = parse_npu_smi_info(rec(WIDE_TRIMMED))
     assert trimmed.processes[0].container_pid == "412309"
+    busy = parse_npu_smi_info(rec(BUSY_910B4))
+    assert [(p.npu_id, p.pid, p.memory_mb) for p in busy.processes][3:5] == [
+        (0, 2385578, 27170), (1, 2385579, 27160)]
+    assert {p.name for p in busy.processes} == {"VLLMWorker_TP"}
 
 
 def test_a2_hbm_and_a3_dual_chip_layouts() -> None:
@@ -410,6 +418,7 @@ def _families(name: str, chip_name: str | None = None) -> list[list[str]]:
 
 @pytest.mark.parametrize(("name", "chip_name", "family"), [
     (DUO, None, "310P3"), (A2, None, "910B"), (WIDE, None, "910B"), (BLOG_910B4, None, "910B"),
+    (BUSY_910B4, None, "910B"),
     (A3, None, "910_93"), (FIRST_GEN, "910A", "910"),  # anonymised "xxx" in the recording
 ])
 def test_chip_family_of_each_recorded_table(name: str, chip_name: str | None,

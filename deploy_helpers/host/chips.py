@@ -11,8 +11,10 @@ The rules come from the recorded real outputs (deploy_helpers/sim/npu/recordings
   43693-44278 MB (Duo) per chip (vllm-ascend#6063, lmdeploy#4272); board PCI 0xD500
   (Go test fixture, 300I Duo).
 - 910B (Atlas A2): Name 910B1-910B4 (arthurchiao blog, vllm-hust, vllm-ascend#3998,
-  triton-ascend doc), DDR column 0 / 0, HBM 65536 or 32768 MB (910B4-32G); board PCI
-  0xD802 (yunionio/telegraf fixture); -c 0 Chip Name 910B4 (SoC doc).
+  #1768, #5847, triton-ascend doc) or 910B2C (a Go parser's test table, code search index
+  id 58189977989, not recorded: its other rows look hand-made), DDR column 0 / 0, HBM
+  65536 or 32768 MB (910B4-32G); board PCI 0xD802 (yunionio/telegraf fixture); -c 0 Chip
+  Name 910B4 (SoC doc).
 - 910 (first generation, Atlas 800 9000/9010): Name 910A (gpustack fixture, 22.0.3.1) or,
   per vendor naming, 910B/910ProA/910ProB/910PremiumA; DDR in use, 13553-15567 MB, and HBM
   32768 MB (mind-cluster doc, gpustack 24.1.RC2); board PCI 0xD801 and -c 0 Chip Name
@@ -82,7 +84,7 @@ CLASSIC = ("classic", "26.x-wide")
 FAMILIES: tuple[Family, ...] = (
     Family("310P3", "Ascend 310P3 (Atlas 300I Duo / 300I Pro)", re.compile("310P3"), CLASSIC,
            lambda c: c.hbm_total_mb is None and c.memory_total_mb > 0, ("0XD500",)),
-    Family("910B", "Ascend 910B (Atlas A2)", re.compile("910B[1-4]?"), CLASSIC,
+    Family("910B", "Ascend 910B (Atlas A2)", re.compile("910B([1-4]C?)?"), CLASSIC,
            lambda c: c.memory_total_mb == 0 and c.hbm_total_mb in (65536, 32768),
            ("0XD802",)),
     Family("910", "first-generation Ascend 910 (Atlas 800 9000/9010)",
