@@ -263,6 +263,17 @@ def test_a_partial_row_in_the_middle_is_refused() -> None:
         parse_npu_smi_info("".join(lines))
 
 
+def test_a_chip_listed_twice_and_a_process_on_no_chip_are_refused() -> None:
+    twice = rec(DUO).replace("| 1       1                     | 0000:01:00.0 ",
+                             "| 0       1                     | 0000:01:00.0 ")
+    with pytest.raises(ParseError, match=r"line 11 .*chip 1 of NPU 0 says chip 0"):
+        parse_npu_smi_info(twice)
+    nowhere = rec(DUO).replace("| 0       1                     | 326430  ",
+                               "| 0       2                     | 326430  ")
+    with pytest.raises(ParseError, match="process on chip 2, which NPU 0 does not have"):
+        parse_npu_smi_info(nowhere)
+
+
 def test_a_missing_closing_border_is_noticed() -> None:
     text = rec(A2).rstrip("\n").rsplit("\n", 1)[0] + "\n"
     with pytest.raises(ParseError, match="ends inside the processes of NPU 7: no border after"):

@@ -286,6 +286,8 @@ def _chip(reader: _Reader, layout: _Layout, npu_id: int | None, index: int) -> C
         if len(chip_cells) != (2 if layout.chip_column else 1):
             raise reader.fail_last("bus row's Chip cell does not match the header")
         chip, device = chip_cells[0], chip_cells[1] if layout.chip_column else None
+    if chip != index:
+        raise reader.fail_last(f"chip {index} of NPU {npu} says chip {chip}")
     memory = _MEMORY_CELL.match(memory_cell)
     if not _BUS_ID.match(bus) or memory is None or bool(memory["hbm_total"]) != layout.hbm:
         raise reader.fail_last("bus row unreadable")
@@ -331,9 +333,11 @@ def _process_row(cells: list[str], reader: _Reader, layout: _Layout,
     )
 
 
-def _processes(reader: _Reader, layout: _Layout, npu_ids: list[int]
+def _processes(reader: _Reader, layout: _Layout, npus: list[Npu]
                ) -> tuple[bool, list[NpuProcess]]:
     """The process section: one group per NPU, in table order; (26.x columns?, rows)."""
+    npu_ids = [npu.npu_id for npu in npus]
+    chips_of = {npu.npu_id: {chip.chip for chip in npu.chips} for npu in npus}
     reader.context = f"after NPU {npu_ids[-1]}"
     if reader.peek() is None:
         raise reader.fail("no process section (a table cut at an NPU border looks the same, "
@@ -367,7 +371,10 @@ def _processes(reader: _Reader, layout: _Layout, npu_ids: list[int]
                                    container)
                 if row.npu_id != npu_id:
                     raise reader.fail_last(f"process of NPU {row.npu_id} where NPU {npu_id}'s "
-                                      "was due")
+                                           "was due")
+                if row.chip is not None and row.chip not in chips_of[npu_id]:
+                    raise reader.fail_last(f"process on chip {row.chip}, which NPU {npu_id} "
+                                           "does not have")
                 processes.append(row)
                 group += 1
                 reader.context = f"inside the processes of NPU {npu_id}"
@@ -394,7 +401,7 @@ def parse_npu_smi_info(text: str) -> NpuTable:
         if npu.npu_id in seen:
             raise ParseError(f"{COMMAND} table lists NPU {npu.npu_id} twice")
         seen.add(npu.npu_id)
-    container, processes = _processes(reader, layout, [npu.npu_id for npu in npus])
+    container, processes = _processes(reader, layout, npus)
     if reader.peek() is not None:
         raise reader.fail("text after the closing border")
     name = "950" if layout.is_950 else "26.x-wide" if container else "classic"
