@@ -24,9 +24,10 @@ import testinfra
 from deploy_helpers.catalog.loader import load_catalog
 from deploy_helpers.catalog.target import Target, resolve_target
 from deploy_helpers.host import checks as host_checks
+from deploy_helpers.host import stage as host_stage
 from deploy_helpers.host.checks import check_by_name, declared_checks
 from deploy_helpers.host.facts import node_facts
-from deploy_helpers.host.node import HostPaths, Node
+from deploy_helpers.host.node import HostPaths, Node, SshSettings
 from deploy_helpers.serve.stack import RunOptions, Stack
 from deploy_helpers.sim.npu import install
 from deploy_helpers.sim.npu.scenarios import SCENARIO_ENV
@@ -115,6 +116,7 @@ def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 # --------------------------------------------------------------------------- NPU checks
 
+CUT_DUO = "npu-smi info table ends after NPU 32768: no process section"
 NPU_CASES = [
     # check, model, faulty scenario, causes the message must name
     ("npu_driver", DUO_MODEL, "duo-wrong-driver",
@@ -124,13 +126,39 @@ NPU_CASES = [
     ("npu_firmware", DUO_MODEL, "duo-wrong-firmware",
      ["firmware 7.1.0.6.220 on NPU 0", "7.1.0.6.220 on NPU 96 (Firmware Version)",
       "recommends firmware 7.5.0.1.129", "firmware/version.info"]),
-    ("chip_family", DUO_MODEL, "duo-wrong-chip", ["chip 310P1", "needs 310P3 chips"]),
-    ("chip_family", DUO_MODEL, "a2-healthy", ["chip 910B3", "not an Atlas 300I Duo"]),
-    ("chip_family", A2_MODEL, "duo-healthy", ["chip 310P3", "needs 910B chips"]),
+    ("chip_family", DUO_MODEL, "duo-wrong-chip",
+     ["NPU 0 chip 0 fits no known chip family", "Name 310P1", "8 of 8 chips so",
+      "needs Ascend 310P3"]),
+    ("chip_family", DUO_MODEL, "a2-healthy",
+     ["NPU 0 chip 0 is Ascend 910B (Atlas A2)", "Name 910B3", "PCI Device ID 0xD802",
+      "not an Atlas 300I Duo"]),
+    ("chip_family", A2_MODEL, "duo-healthy",
+     ["is Ascend 310P3 (Atlas 300I Duo / 300I Pro)", "no HBM column",
+      "needs Ascend 910B (Atlas A2)"]),
+    ("chip_family", A2_MODEL, "a2-first-gen-910b",
+     ["NPU 0 chip 0 is first-generation Ascend 910", "Name 910B",
+      "Memory-Usage 4252/15137 MB", "HBM 32768 MB", "PCI Device ID 0xD801",
+      "board Chip Name 910B", "needs Ascend 910B (Atlas A2)"]),
     ("npu_count", DUO_MODEL, "duo-too-few-npus",
-     ["2 NPU chips found by npu-smi info", "needs 4 per node (TP 4", "seed 000 §2.C"]),
+     ["2 chips on 1 NPUs in npu-smi info", "needs 4 chips per node (TP 4 x DP 1 over 1 node(s)",
+      "not NPU cards", "seed 000 §2.C"]),
+    ("npu_count", A2_MODEL, "a2-cut-after-npu-3",
+     ["npu-smi info table ends after NPU 3: no process section"]),
     ("npu_health", DUO_MODEL, "duo-chip-alarm", ["NPU 96 chip 1 Alarm"]),
+    ("npu_health", DUO_MODEL, "duo-chip-error", ["NPU 32768 chip 1 Error", "accepted: OK"]),
+    ("npu_health", DUO_MODEL, "duo-chip-upper-alarm", ["NPU 0 chip 0 ALARM"]),
     ("npu_health", A2_MODEL, "a2-chip-critical", ["NPU 6 chip 0 Critical"]),
+    ("npu_health", A2_MODEL, "a2-chip-abnormal", ["NPU 2 chip 0 Abnormal"]),
+    ("npu_health", A2_MODEL, "a2-cut-after-npu-3", ["table ends after NPU 3"]),
+    ("npu_processes", DUO_MODEL, "duo-busy",
+     ["3 processes already hold NPU chips before bring-up",
+      "PID 326429 (no name shown) 33842 MB on NPU 0 chip 0", "PID 326430 (no name shown) 34086 "
+      "MB on NPU 0 chip 1", "stop the named processes"]),
+    ("npu_processes", A2_MODEL, "a2-busy",
+     ["16 processes already hold NPU chips before bring-up", "PID 2698909", "and 12 more"]),
+    *[(check, DUO_MODEL, "duo-cut-before-alarm-card", [CUT_DUO])
+      for check in ("npu_driver", "npu_firmware", "chip_family", "npu_count", "npu_health",
+                    "npu_processes")],
     ("device_nodes", DUO_MODEL, "duo-missing-device", ["davinci3", "hisi_hdc", "seed 000 §4"]),
     ("kernel_version", DUO_MODEL, "duo-wrong-kernel",
      ["kernel 4.19.90-2107.6.0.0100.oe1.aarch64 (uname -r) is not 5.10.x", "seed 000 §3.1.1"]),
@@ -159,7 +187,7 @@ def test_npu_check_passes_on_healthy_host(standin, check: str) -> None:
 
 
 @pytest.mark.parametrize(("check", "model", "scenario", "causes"), NPU_CASES,
-                         ids=[f"{c[0]}-{c[2]}" for c in NPU_CASES])
+                         ids=[f"{c[0]}-{c[1][:5]}-{c[2]}" for c in NPU_CASES])
 def test_npu_check_fails_naming_the_cause(
     standin, check: str, model: str, scenario: str, causes: list[str]
 ) -> None:
@@ -167,10 +195,50 @@ def test_npu_check_fails_naming_the_cause(
     assert_fails(run(check, nodes(target_of(model), paths, node_ips=_ips(model))), *causes)
 
 
-def test_node_facts_read_chip_count_and_versions(standin) -> None:
+@pytest.mark.parametrize("scenario", ["a2-healthy", "a2-26x-wide"])
+def test_a2_checks_pass_on_the_classic_and_26x_layouts(standin, scenario: str) -> None:
+    target = target_of(A2_MODEL)
+    paths = standin(scenario)
+    for check in ("npu_count", "npu_health", "chip_family", "npu_processes"):
+        assert_passes(run(check, nodes(target, paths, node_ips=_ips(A2_MODEL))))
+
+
+def test_processes_pass_with_endpoint_when_the_profile_allows_the_engine(standin) -> None:
+    target = target_of(DUO_MODEL)
+    (node,) = nodes(target, standin("duo-busy"))
+    node.endpoint = "http://127.0.0.1:8000"
+    [result] = run("npu_processes", [node])
+    assert result.ok and "3 processes hold chips, allowed with --endpoint" in result.message
+    strict = dataclasses.replace(target, hardware=target.hardware.model_copy(update={
+        "host": target.hardware.host.model_copy(update={"npu_processes_allowed": "none"})}))
+    (node,) = nodes(strict, standin("duo-busy"))
+    node.endpoint = "http://127.0.0.1:8000"
+    assert_fails(run("npu_processes", [node]),
+                 "3 processes already hold NPU chips with --endpoint (the profile allows none)")
+
+
+def test_host_stage_tells_the_nodes_about_endpoint(standin, monkeypatch) -> None:
+    paths = standin("duo-busy")
+    stack = stack_of(target_of(DUO_MODEL))
+    monkeypatch.setattr(host_stage, "connect", lambda address, ssh: testinfra.get_host("local://"))
+    report = host_stage.check_hosts(stack, SshSettings(), paths)
+    assert [n.endpoint for n in report.nodes] == ["http://127.0.0.1:9"]
+    assert all(r.ok for r in report.results["npu_processes"])
+
+
+def test_accepted_health_is_catalog_data(standin) -> None:
+    target = target_of(A2_MODEL)
+    host = target.hardware.host.model_copy(update={"accepted_npu_health": ["OK", "Warning"]})
+    target = dataclasses.replace(target, hardware=target.hardware.model_copy(
+        update={"host": host, "chip_family": None}))
+    paths = standin("a2-first-gen-910b")  # its recording has Warning on NPUs 3 and 7
+    assert_passes(run("npu_health", nodes(target, paths, node_ips=_ips(A2_MODEL))))
+
+
+def test_node_facts_read_npu_and_chip_counts_and_versions(standin) -> None:
     (node,) = nodes(target_of(DUO_MODEL), standin("duo-healthy"))
     facts = node_facts(node)
-    assert facts["chip"].startswith("310P3") and facts["npu_count"] >= 4, facts
+    assert facts["chip"] == "310P3" and (facts["npu_count"], facts["chip_count"]) == (4, 8), facts
     assert facts["driver"] == "24.1.rc3" and facts["firmware"] == "7.5.0.1.129", facts
     assert facts["kernel"] and facts["os"], facts
 
@@ -185,7 +253,7 @@ def test_node_facts_name_what_was_unreadable(tmp_path: Path) -> None:
 def test_missing_npu_smi_fails_every_npu_check(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin:/bin")  # no npu-smi here
     node_list = nodes(target_of(DUO_MODEL))
-    for check in ("npu_driver", "chip_family", "npu_count", "npu_health"):
+    for check in ("npu_driver", "chip_family", "npu_count", "npu_health", "npu_processes"):
         assert_fails(run(check, node_list), "`npu-smi info` failed")
 
 
@@ -372,7 +440,7 @@ def test_suite_passes_on_healthy_300i_duo(tmp_path: Path, docker_host: str | Non
         env["DOCKER_HOST"] = docker_host
     done = run_host_suite(env, "--model", "qwen2.5-3b", *args)
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "12 passed" in done.stdout
+    assert "13 passed" in done.stdout
 
 
 def test_suite_fails_only_the_faulty_check(tmp_path: Path, docker_host: str | None) -> None:
@@ -381,7 +449,7 @@ def test_suite_fails_only_the_faulty_check(tmp_path: Path, docker_host: str | No
         env["DOCKER_HOST"] = docker_host
     done = run_host_suite(env, "--model", "qwen2.5-3b", *args)
     assert done.returncode == 1
-    assert "1 failed, 11 passed" in done.stdout, done.stdout[-3000:]
+    assert "1 failed, 12 passed" in done.stdout, done.stdout[-3000:]
     assert "FAILED suites/test_host.py::test_host_check[qwen2.5-3b@atlas-300i-duo-npu_firmware]" \
         in done.stdout
     assert "firmware 7.1.0.6.220 on NPU 0" in done.stdout

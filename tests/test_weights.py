@@ -4,6 +4,7 @@ notices changes."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -12,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from deploy_helpers.catalog.loader import load_catalog
 from deploy_helpers.errors import SuiteError
+from deploy_helpers.serve.stack import RunOptions, Stack
 from deploy_helpers.weights import config as weights_config
 from deploy_helpers.weights import hashing as weights_hashing
 from deploy_helpers.weights import manifest as weights
 from deploy_helpers.weights import shards as weights_shards
 from deploy_helpers.weights.checks import Settings, checks_for, run_check, verify_target
+from deploy_helpers.weights.stage import VerifiedWeights
 from tests.weights_tree import (
     DEEPSEEK_BODY,
     DEEPSEEK_BODY_ASCII,
@@ -32,6 +36,8 @@ from tests.weights_tree import (
     target_of,
     truncate,
 )
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -55,7 +61,7 @@ def test_healthy_tree_passes_every_check(tmp_path: Path, cache: Path, model: str
 
 def test_checks_follow_the_catalog() -> None:
     assert checks_for(target_of("smollm2-135m")) == ["manifest", "shards", "dtype",
-                                                     "quantization"]
+                                                     "quantization", "identity"]
     assert checks_for(target_of("qwen3-8b"))[-2:] == ["tools_template", "thinking_template"]
 
 
@@ -102,7 +108,124 @@ def test_unlisted_weight_file_fails(tmp_path, cache) -> None:
     root = make_tree(tmp_path / "w")
     (root / "extra.safetensors").write_bytes((root / SHARDS[0]).read_bytes())
     assert check("qwen3-8b", root, "manifest", cache) == [
-        "extra.safetensors: weight file not in the manifest (a loader would use it)"]
+        "extra.safetensors: unverified: not in the manifest (a loader would use it)"]
+
+
+def _published_list(root: Path, dest: Path, *names: str) -> Path:
+    """A sha256sum list of `names` only, made by the real tool, as a source publishes it."""
+    listing = subprocess.run(["sha256sum", *names], cwd=root, capture_output=True, text=True,
+                             check=True).stdout
+    dest.write_text(listing)
+    return dest
+
+
+def test_files_a_published_list_does_not_name_are_unverified(tmp_path, cache) -> None:
+    root = make_tree(tmp_path / "w")
+    sums = _published_list(root, tmp_path / "SHA256SUMS", *SHARDS)  # no tokenizer, no config
+    flip_byte(root / "tokenizer.json", 5)  # a corrupted tokenizer must not pass
+    problems = weights.verify(root, sums, cache_path=cache)
+    assert problems == [f"{name}: unverified: not in the manifest" for name in (
+        "config.json", "generation_config.json", "model.safetensors.index.json",
+        "tokenizer.json", "tokenizer_config.json")]
+
+
+def test_catalog_may_allow_unverified_files_and_the_stage_still_lists_them(tmp_path,
+                                                                           cache) -> None:
+    root = make_tree(tmp_path / "w")
+    sums = _published_list(root, tmp_path / "SHA256SUMS", *SHARDS)
+    target = target_of("qwen3-8b")
+    lenient = dataclasses.replace(target, model=target.model.model_copy(
+        update={"unverified_files_allowed": True}))
+    settings = Settings(manifest=sums, cache_path=cache)
+    assert run_check("manifest", lenient, root, settings).problems == []
+    assert run_check("manifest", target, root, settings).problems  # the default fails
+    stack = Stack.plan(lenient, RunOptions(weights_root=str(tmp_path), endpoint="http://x:9"))
+    [fact] = VerifiedWeights(stack, root, sums, []).facts()
+    assert fact.facts["manifest_origin"] == "published (sha256sum list SHA256SUMS)"
+    assert "tokenizer.json" in fact.facts["unverified_files"]
+
+
+def test_a_self_made_manifest_says_so_in_the_report(tmp_path) -> None:
+    root = make_tree(tmp_path / "w")
+    origin = weights.load_manifest(root / weights.MANIFEST_NAME)["origin"]
+    assert origin.startswith("self-made from the directory on ")
+    assert "not that they are the source's" in origin
+    stack = Stack.plan(target_of("qwen3-8b"), RunOptions(weights_root=str(tmp_path),
+                                                         endpoint="http://x:9"))
+    [fact] = VerifiedWeights(stack, root, root / weights.MANIFEST_NAME, []).facts()
+    assert fact.facts["manifest_origin"] == origin and fact.facts["unverified_files"] == []
+    old = tmp_path / "old.json"  # a manifest written before origins were recorded
+    old.write_text(json.dumps({"algorithm": "sha256", "files": {}}))
+    assert weights.load_manifest(old)["origin"].startswith("not stated")
+
+
+def test_a_published_list_is_never_rewritten(tmp_path) -> None:
+    root = make_tree(tmp_path / "w")
+    sums = _published_list(root, tmp_path / "SHA256SUMS", "config.json")
+    with pytest.raises(SuiteError, match="a published checksum list is not rewritten"):
+        weights.update_manifest_entry(sums, root, "config.json")
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def test_a_7b_directory_under_the_14b_path_fails_identity(tmp_path, cache) -> None:
+    root = make_tree(tmp_path / "w", "qwen3-8b")
+    seven_b = target_of("qwen2.5-7b").model.config.published()
+    set_config(root, **seven_b)
+    problems = check("qwen2.5-14b", root, "identity", cache)
+    assert problems == [
+        "config.json: hidden_size is 3584, Qwen/Qwen2.5-14B-Instruct publishes 5120",
+        "config.json: num_hidden_layers is 28, Qwen/Qwen2.5-14B-Instruct publishes 48",
+        "config.json: num_attention_heads is 28, Qwen/Qwen2.5-14B-Instruct publishes 40",
+        "config.json: num_key_value_heads is 4, Qwen/Qwen2.5-14B-Instruct publishes 8",
+    ]
+
+
+def test_the_base_model_seed_000_links_fails_identity(tmp_path, cache) -> None:
+    """Qwen/Qwen2.5-14B (seed 000 §2.1's link) has the Instruct shapes but 131072 positions."""
+    root = make_tree(tmp_path / "w", "qwen3-8b")
+    set_config(root, **target_of("qwen2.5-14b").model.config.published())
+    assert check("qwen2.5-14b", root, "identity", cache) == []
+    set_config(root, max_position_embeddings=131072, eos_token_id=151643)
+    result = run_check("identity", target_of("qwen2.5-14b"), root, Settings(cache_path=cache))
+    assert result.problems == [
+        "config.json: max_position_embeddings is 131072, Qwen/Qwen2.5-14B-Instruct publishes "
+        "32768"]
+    assert "seed 000 §2.1 links the base repo" in result.message()
+    set_config(root, **{**target_of("qwen2.5-32b").model.config.published(),
+                        "eos_token_id": 151643})
+    assert check("qwen2.5-32b", root, "identity", cache) == [
+        "config.json: eos_token_id is 151643, Qwen/Qwen2.5-32B-Instruct publishes 151645"]
+
+
+def test_identity_names_a_missing_key_and_reads_text_config(tmp_path, cache) -> None:
+    root = make_tree(tmp_path / "w", "qwen3-8b")
+    set_config(root, vocab_size=None)
+    assert check("qwen3-8b", root, "identity", cache) == [
+        "config.json: vocab_size is absent, Qwen/Qwen3-8B publishes 151936"]
+    vl = target_of("qwen2.5-vl").model.config.published()
+    set_config(root, architectures=vl["architectures"], text_config={
+        k: v for k, v in vl.items() if k != "architectures"})
+    for key in ("hidden_size", "num_hidden_layers", "vocab_size"):
+        set_config(root, **{key: None})
+    assert check("qwen2.5-vl", root, "identity", cache) == []
+
+
+def test_every_catalog_model_publishes_config_values_with_a_source() -> None:
+    for model in load_catalog().models.values():
+        assert model.config is not None, model.name
+        assert {"architectures", "hidden_size", "num_hidden_layers"} <= set(
+            model.config.published()), model.name
+        assert len(model.config.source) > 40, model.name
+
+
+def test_smollm2_entry_matches_the_real_converted_config() -> None:
+    converted = REPO / ".weights" / "smollm2-135m"
+    if not (converted / "config.json").is_file():
+        pytest.skip("no embedded weights here: ./setup.sh converts them")
+    published = target_of("smollm2-135m").model.config.published()
+    assert weights_config.check_identity(converted, published, "SmolLM2") == []
 
 
 def test_shard_lacking_an_indexed_tensor_fails(tmp_path, cache) -> None:

@@ -36,6 +36,7 @@ def test_manifest_then_verify(tmp_path, cli) -> None:
     assert code == 0 and f"manifest written: {root / MANIFEST_NAME}" in out
     code, out, err = cli("verify", str(root), "--manifest", str(root / MANIFEST_NAME))
     assert (code, err) == (0, "") and "verified" in out
+    assert "(manifest self-made from the directory on " in out
 
 
 def test_md5_manifest(tmp_path, cli) -> None:
@@ -79,6 +80,13 @@ def test_model_verify_names_config_and_remedy(tmp_path, cli) -> None:
     assert code == 1
     assert "FAILED dtype:" in err and "config.json: torch_dtype is bfloat16" in err
     assert f"weights set-dtype {root} float16 --update-manifest" in err
+
+
+def test_unverified_file_exits_1_naming_it(tmp_path, cli) -> None:
+    root = make_tree(tmp_path / "w")
+    (root / "notes.txt").write_text("added after the manifest\n")
+    code, _, err = cli("verify", str(root))
+    assert code == 1 and f"FAILED {root / 'notes.txt'}: unverified: not in the manifest" in err
 
 
 def test_unknown_model_is_one_line(tmp_path, cli) -> None:

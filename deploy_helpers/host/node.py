@@ -16,7 +16,7 @@ from typing import Any
 import testinfra
 
 from deploy_helpers.catalog.target import Target
-from deploy_helpers.host import npu_tools
+from deploy_helpers.host import npu_table, npu_tools
 from deploy_helpers.serve.plan import NodePlan
 from deploy_helpers.serve.remote import SSH_CONFIG_ENV
 
@@ -80,12 +80,17 @@ class CheckResult:
 
 @dataclass
 class Node:
-    """One node of a deployment as the checks see it: its host, plan and paths."""
+    """One node of a deployment as the checks see it: its host, plan and paths.
+
+    `endpoint` is the run's --endpoint when the deployment already serves (its own engine
+    may then hold the chips), None before a bring-up.
+    """
 
     host: Any  # testinfra.host.Host
     plan: NodePlan
     target: Target
     paths: HostPaths = field(default_factory=HostPaths)
+    endpoint: str | None = None
 
     @property
     def label(self) -> str:
@@ -113,19 +118,30 @@ class Node:
         return handle.content_string
 
     @cached_property
-    def npu_info(self) -> npu_tools.NpuSmiInfo:
-        """The node's `npu-smi info` table."""
-        info = npu_tools.parse_npu_smi_info(self.output("npu-smi", "info"))
-        if not info.chips:
-            raise CheckFailed("`npu-smi info` lists no NPU chips")
-        return info
+    def npu_info(self) -> npu_table.NpuTable:
+        """The node's whole `npu-smi info` table; CheckFailed naming what it lacks."""
+        try:
+            return npu_table.parse_npu_smi_info(self.output("npu-smi", "info"))
+        except npu_tools.ParseError as exc:
+            raise CheckFailed(str(exc)) from None
 
-    def board(self, npu_id: int, chip: int | None = None) -> dict[str, str]:
-        """`npu-smi info -t board -i NPU [-c CHIP]` as a mapping."""
+    def board(self, npu_id: int, chip: int | None = None) -> npu_tools.KeyValues:
+        """`npu-smi info -t board -i NPU [-c CHIP]`, which must describe that NPU (chip)."""
         argv = ["npu-smi", "info", "-t", "board", "-i", str(npu_id)]
         if chip is not None:
             argv += ["-c", str(chip)]
-        return npu_tools.parse_board(self.output(*argv))
+        try:
+            return npu_tools.parse_board(self.output(*argv), npu_id, chip)
+        except npu_tools.ParseError as exc:
+            raise CheckFailed(str(exc)) from None
+
+    def installed_version(self, part: str) -> str:
+        """`Version=` of ASCEND_ROOT/PART/version.info (driver, firmware)."""
+        path = posixpath.join(self.paths.ascend_root, part, "version.info")
+        try:
+            return npu_tools.parse_version_info(self.read(path), path).version("Version")
+        except npu_tools.ParseError as exc:
+            raise CheckFailed(str(exc)) from None
 
     @cached_property
     def hccn_tool(self) -> str:

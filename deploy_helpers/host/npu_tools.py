@@ -1,9 +1,12 @@
-"""Parsers for the Ascend host tools: `npu-smi info`, its board view, version.info, hccn_tool.
+"""Parsers for the Ascend host tools' `Key : Value` outputs: board view, version.info, hccn_tool.
 
-They accept the layouts seen on real machines (see deploy_helpers/sim/npu/recordings/):
-300I Duo tables with two chips per NPU sharing one Bus-Id, memory cells written
-"35552/ 44278", tables cut short by whoever pasted them, the A2/A3 HBM column, a "-"
-power reading, board output indented by 8 spaces, and `key=value` version files.
+Each parser returns only what it read whole, or raises `ParseError` with one line saying
+what is missing. A line is read whole when its newline follows it: a last line without
+one may have been cut (a pipe closed early, a killed tool) and is not read. A key asked
+for and absent, a value that is not a version, a board view of another NPU, all raise.
+Real layouts these accept (deploy_helpers/sim/npu/recordings/): board output indented by
+8 spaces or a tab, `key=value` version files, hccn_tool's `key: value` and its
+`name[value]` TLS settings. The `npu-smi info` table is parsed in `npu_table.py`.
 """
 
 from __future__ import annotations
@@ -11,141 +14,111 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-HEALTH_STATES = ("OK", "Warning", "Alarm", "Critical", "UNKNOWN")
+from deploy_helpers.errors import SuiteError
 
-# first row of a chip: | NPU  Name | Health | Power Temp Hugepages used / total |
-_CHIP_ROW = re.compile(
-    r"^\|\s*(?P<npu>\d+)\s+(?P<name>\S+)\s*\|\s*(?P<health>" + "|".join(HEALTH_STATES) + r")\s*"
-    r"\|\s*(?P<power>\S+)\s+(?P<temp>\S+)\s+(?P<huge_used>\d+)\s*/\s*(?P<huge_total>\d+)\s*\|"
-)
-# second row: | Chip [Device|Phy-ID] | Bus-Id | AICore Memory used / total [HBM used / total] |
-_BUS_ROW = re.compile(
-    r"^\|\s*(?P<chip>\d+)(?:\s+(?P<device>\d+))?\s*\|\s*(?P<bus>[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:"
-    r"[0-9A-Fa-f]{2}\.[0-7])\s*\|\s*(?P<aicore>\S+)\s+(?P<mem_used>\d+)\s*/\s*(?P<mem_total>\d+)"
-    r"(?:\s+(?P<hbm_used>\d+)\s*/\s*(?P<hbm_total>\d+))?\s*\|"
-)
-_HEADER = re.compile(r"npu-smi\s+(?P<smi>\S+)\s+Version:\s*(?P<version>\S+)")
-
-
-@dataclass(frozen=True)
-class Chip:
-    """One chip row pair of `npu-smi info`."""
-
-    npu_id: int
-    name: str
-    health: str
-    chip: int
-    device: int | None
-    bus_id: str
-    power_w: float | None
-    temp_c: int | None
-    memory_used_mb: int
-    memory_total_mb: int
-    hbm_used_mb: int | None = None
-    hbm_total_mb: int | None = None
-
-
-@dataclass(frozen=True)
-class NpuSmiInfo:
-    """The parsed `npu-smi info` table: tool version and every chip, in table order."""
-
-    version: str | None
-    chips: list[Chip]
-
-    @property
-    def npu_ids(self) -> list[int]:
-        """The distinct NPU ids (cards), in table order."""
-        return list(dict.fromkeys(c.npu_id for c in self.chips))
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:  # "NA", "-"
-        return None
-
-
-def parse_npu_smi_info(text: str) -> NpuSmiInfo:
-    """Parse `npu-smi info`; rows after the process-table header are ignored."""
-    header = _HEADER.search(text)
-    chips: list[Chip] = []
-    pending: re.Match[str] | None = None
-    for line in text.splitlines():
-        line = line.strip()
-        if "Process id" in line:
-            break
-        if match := _CHIP_ROW.match(line):
-            pending = match
-        elif (match := _BUS_ROW.match(line)) and pending is not None:
-            temp = _number(pending["temp"])
-            chips.append(Chip(
-                npu_id=int(pending["npu"]),
-                name=pending["name"],
-                health=pending["health"],
-                chip=int(match["chip"]),
-                device=int(match["device"]) if match["device"] is not None else None,
-                bus_id=match["bus"],
-                power_w=_number(pending["power"]),
-                temp_c=int(temp) if temp is not None else None,
-                memory_used_mb=int(match["mem_used"]),
-                memory_total_mb=int(match["mem_total"]),
-                hbm_used_mb=int(match["hbm_used"]) if match["hbm_used"] else None,
-                hbm_total_mb=int(match["hbm_total"]) if match["hbm_total"] else None,
-            ))
-            pending = None
-    return NpuSmiInfo(header["version"] if header else None, chips)
-
-
-def parse_key_values(text: str, separator: str = ":") -> dict[str, str]:
-    """`Key : Value` (board view, hccn_tool) or `key=value` (version.info) lines, any indent."""
-    pairs: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(separator)
-        if sep and key.strip():
-            pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def parse_board(text: str) -> dict[str, str]:
-    """`npu-smi info -t board -i N [-c C]`: Software/Firmware Version, Chip Name, ..."""
-    return parse_key_values(text, ":")
-
-
-def parse_version_info(text: str) -> dict[str, str]:
-    """`/usr/local/Ascend/{driver,firmware}/version.info`: `Version=...` and friends."""
-    return parse_key_values(text, "=")
-
-
-def parse_hccn_status(text: str, key: str) -> str | None:
-    """The value of `key` in hccn_tool output, e.g. `link status` -> `UP`."""
-    return parse_key_values(text).get(key)
-
-
-def parse_hccn_ip(text: str) -> list[dict[str, str]]:
-    """`hccn_tool -i N -ip -g` (or a loop over N): one {ipaddr, netmask} per address."""
-    entries: list[dict[str, str]] = []
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition(":")
-        if not sep:
-            continue
-        if key == "ipaddr":
-            entries.append({"ipaddr": value.strip()})
-        elif entries:
-            entries[-1][key] = value.strip()
-    return entries
-
-
+# 24.1.rc3, 7.5.0.1.129, 25.0.rc1.1, 26.1.0.b061, 24.1.RC2, 21.0.4.B030 (not "x.x.x")
+VERSION = re.compile(r"^\d+(\.[0-9A-Za-z]+)+$")
 _TLS_FIELD = re.compile(r"([A-Za-z][A-Za-z _]*?)\s*\[([^\]]*)\]")
+_TLS_SETTINGS = re.compile(r"^dev_id\s*:\s*(?P<dev>\d+)\s*,\s*(?P<rest>tls switch\[.*)$")
 
 
-def parse_hccn_tls(text: str) -> dict[str, str]:
-    """`hccn_tool -i N -tls -g`: its `name[value]` settings, without the device id.
+class ParseError(SuiteError):
+    """A host tool's output the suite cannot fully read; the message says what is missing."""
 
-    Output without bracketed settings is kept whole (minus `dev_id`) under "raw", so
-    that two nodes can still be compared.
+
+def whole_lines(text: str) -> list[str]:
+    """The lines of `text` that end with a newline (a last line without one may be cut)."""
+    lines = text.split("\n")
+    return lines[:-1]  # the part after the last newline is '' or a possibly cut line
+
+
+@dataclass(frozen=True)
+class KeyValues:
+    """The `key : value` (or `key=value`) lines of one tool output, each read whole."""
+
+    source: str  # how messages name the output, e.g. "`npu-smi info -t board -i 0`"
+    values: dict[str, str]
+
+    def require(self, key: str) -> str:
+        """The value of `key`; ParseError when the output has no such line or it is empty."""
+        value = self.values.get(key)
+        if not value:
+            raise ParseError(f"{self.source}: no '{key}' line" if value is None
+                             else f"{self.source}: '{key}' is empty")
+        return value
+
+    def version(self, key: str) -> str:
+        """The value of `key`, which must read as a version (24.1.rc3, 7.5.0.1.129 ...)."""
+        value = self.require(key)
+        if not VERSION.match(value):
+            raise ParseError(f"{self.source}: '{key}' is '{value}', not a version")
+        return value
+
+
+def parse_key_values(text: str, separator: str = ":", source: str = "output") -> KeyValues:
+    """`Key : Value` (board view, hccn_tool) or `key=value` (version.info) lines, any indent.
+
+    A key given twice with different values is an error: two outputs were mixed.
     """
-    fields = {name.strip(): value for name, value in _TLS_FIELD.findall(text)}
-    if fields:
-        return fields
-    raw = re.sub(r"dev_id\s*:\s*\d+\s*,?", "", text).strip()
-    return {"raw": " ".join(raw.split())}
+    values: dict[str, str] = {}
+    for line in whole_lines(text):
+        key, sep, value = line.partition(separator)
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            continue
+        if key in values and values[key] != value:
+            raise ParseError(f"{source}: '{key}' given twice ({values[key]!r}, {value!r})")
+        values[key] = value
+    return KeyValues(source, values)
+
+
+def parse_board(text: str, npu_id: int, chip: int | None = None) -> KeyValues:
+    """`npu-smi info -t board -i NPU [-c CHIP]`: Software/Firmware Version, Chip Name, ...
+
+    The output must name the NPU (and chip) it was asked about.
+    """
+    command = f"`npu-smi info -t board -i {npu_id}" + (f" -c {chip}`" if chip is not None
+                                                        else "`")
+    board = parse_key_values(text, ":", command)
+    if board.require("NPU ID") != str(npu_id):
+        raise ParseError(f"{command}: describes NPU {board.values['NPU ID']}")
+    if chip is not None and board.require("Chip ID") != str(chip):
+        raise ParseError(f"{command}: describes chip {board.values['Chip ID']}")
+    return board
+
+
+def parse_version_info(text: str, path: str) -> KeyValues:
+    """`/usr/local/Ascend/{driver,firmware}/version.info`: `Version=...` and friends."""
+    return parse_key_values(text, "=", path)
+
+
+def parse_hccn_status(text: str, key: str, source: str = "hccn_tool") -> str:
+    """The value of `key` in hccn_tool output, e.g. `link status` -> `UP`."""
+    return parse_key_values(text, ":", source).require(key)
+
+
+@dataclass(frozen=True)
+class HccnAddress:
+    """One NPU's address as `hccn_tool -i N -ip -g` prints it."""
+
+    ipaddr: str
+    netmask: str
+
+
+def parse_hccn_ip(text: str, source: str = "hccn_tool -ip -g") -> HccnAddress:
+    """`hccn_tool -i N -ip -g`: the NPU's ipaddr and netmask, both required."""
+    values = parse_key_values(text, ":", source)
+    return HccnAddress(values.require("ipaddr"), values.require("netmask"))
+
+
+def parse_hccn_tls(text: str, device: int, source: str = "hccn_tool -tls -g") -> dict[str, str]:
+    """`hccn_tool -i N -tls -g`: the `name[value]` settings of device N's switch line.
+
+    Certificate blocks that follow (issuer, start/end time) differ per node by nature and
+    are not compared; a missing or foreign switch line raises.
+    """
+    for line in whole_lines(text):
+        match = _TLS_SETTINGS.match(line.strip())
+        if match and int(match["dev"]) == device:
+            return {name.strip(): value for name, value in _TLS_FIELD.findall(match["rest"])}
+    raise ParseError(f"{source}: no 'dev_id:{device}, tls switch[...]' line")

@@ -29,7 +29,7 @@ class HostReport:
         return [r.message for results in self.results.values() for r in results if not r.ok]
 
     def facts(self) -> list[Fact]:
-        """Each node's chip, NPU count, driver, firmware, kernel and OS; this machine's as
+        """Each node's chip, NPU and chip counts, driver, firmware, kernel and OS; this machine's as
         the run's host when it is a node of the deployment."""
         per_node = {node.label: node_facts(node) for node in self.nodes}
         found = [Fact("host_nodes", per_node, self.stack.id)]
@@ -40,6 +40,8 @@ class HostReport:
 
 
 def check_hosts(stack: Stack, ssh: SshSettings, paths: HostPaths) -> HostReport:
-    """Reach every node of `stack` and run its declared host checks there."""
-    nodes = [Node(connect(plan.address, ssh), plan, stack.target, paths) for plan in stack.nodes]
+    """Reach every node of `stack` and run its declared host checks there (with --endpoint
+    the nodes know the deployment already serves on them)."""
+    nodes = [Node(connect(plan.address, ssh), plan, stack.target, paths, stack.options.endpoint)
+             for plan in stack.nodes]
     return HostReport(stack, nodes, run_checks(stack, nodes))

@@ -23,7 +23,7 @@ from deploy_helpers.report import facts as run_facts
 
 DISTRIBUTION = "llm-serving-acceptance"
 # host keys a sign-off needs; the report shows "not recorded" for any no stage supplied
-HOST_KEYS = ("chip", "npu_count", "driver", "firmware", "kernel", "os")
+HOST_KEYS = ("chip", "npu_count", "chip_count", "driver", "firmware", "kernel", "os")
 
 
 def os_name(os_release: Path = Path("/etc/os-release")) -> str:

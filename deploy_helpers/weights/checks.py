@@ -1,8 +1,9 @@
 """The weights checks of a catalog target, by name, each with the remedy it prints.
 
-`checks_for(target)` lists the checks that apply to a target (the tool-call template check
-only where the catalog says `tools_in_template`, the thinking switch only where it
-declares one), so the suite parametrizes from the catalog and never skips.
+`checks_for(target)` lists the checks that apply to a target (the model identity check
+where the catalog publishes config.json values, the tool-call template check only where
+it says `tools_in_template`, the thinking switch only where it declares one), so the suite
+parametrizes from the catalog and never skips.
 """
 
 from __future__ import annotations
@@ -54,10 +55,12 @@ def _source(target: Target) -> str:
 def _manifest(target: Target, root: Path, settings: Settings) -> CheckResult:
     manifest = settings.manifest or root / weights.MANIFEST_NAME
     problems = weights.verify(root, manifest, rehash=settings.rehash,
-                              cache_path=settings.cache_path, progress=settings.progress)
+                              cache_path=settings.cache_path, progress=settings.progress,
+                              allow_unverified=target.model.unverified_files_allowed)
     return CheckResult("manifest", root, problems,
-                       f"re-download the named files from {_source(target)}, then "
-                       f"python -m deploy_helpers weights verify {root} --manifest {manifest}")
+                       f"re-download the named files from {_source(target)} (an unverified file: "
+                       "remove it, or check it against the source and add it to the manifest), "
+                       f"then python -m deploy_helpers weights verify {root} --manifest {manifest}")
 
 
 def _shards(target: Target, root: Path, settings: Settings) -> CheckResult:
@@ -82,6 +85,17 @@ def _quantization(target: Target, root: Path, settings: Settings) -> CheckResult
                        "(the Ascend NPU does not compute fp8)")
 
 
+def _identity(target: Target, root: Path, settings: Settings) -> CheckResult:
+    published = target.model.config
+    assert published is not None  # checks_for lists this check only when the catalog has one
+    model_id = _source(target)
+    note = f" ({target.model.source.note})" if target.model.source.note else ""
+    return CheckResult(
+        "identity", root, weights_config.check_identity(root, published.published(), model_id),
+        f"{root} does not hold {model_id}: download {model_id} there{note}",
+    )
+
+
 def _tools_template(target: Target, root: Path, settings: Settings) -> CheckResult:
     return CheckResult(
         "tools_template", root, weights_config.check_tools_in_template(root),
@@ -103,12 +117,13 @@ def _thinking_template(target: Target, root: Path, settings: Settings) -> CheckR
 
 # checks of what the model itself is (its chat template): on a twin they are held to the
 # stand-in model actually served, the others to the deployment's target
-MODEL_CHECKS = ("tools_template", "thinking_template")
+MODEL_CHECKS = ("identity", "tools_template", "thinking_template")
 CHECKS: dict[str, Callable[[Target, Path, Settings], CheckResult]] = {
     "manifest": _manifest,
     "shards": _shards,
     "dtype": _dtype,
     "quantization": _quantization,
+    "identity": _identity,
     "tools_template": _tools_template,
     "thinking_template": _thinking_template,
 }
@@ -119,6 +134,8 @@ def checks_for(target: Target, expected: Target | None = None) -> list[str]:
     checks follow `expected` (the model actually served, on a twin) when given."""
     model = (expected or target).model
     names = ["manifest", "shards", "dtype", "quantization"]
+    if model.config is not None:
+        names.append("identity")
     if model.chat.tools_in_template:
         names.append("tools_template")
     if model.chat.thinking is not None:

@@ -1,4 +1,4 @@
-"""What a weights directory declares: dtype, quantization, and its chat template.
+"""What a weights directory declares: dtype, quantization, identity, and its chat template.
 
 - dtype: `config.json` `torch_dtype` (or `dtype`, which transformers 5 writes) must be one
   the hardware computes in; the 300I Duo has no bfloat16 (seed 000 §2.1). `set_dtype`
@@ -9,6 +9,9 @@
   config.json; MindIE's convention is a top-level `"quantize": "w8a8"`. Upstream DeepSeek
   checkpoints say `"quant_method": "fp8"` there, which the Ascend NPU does not compute
   (seed 003 §1).
+- identity: config.json's architecture and shapes (architectures, hidden size, layers,
+  vocab, head counts, context length, eos token) must be the catalog model's published ones:
+  a 7B directory under the 14B path, or the base model where the Instruct one is due.
 - chat template: `chat_template.jinja` (preferred by transformers when present) or
   `tokenizer_config.json` `chat_template`, rendered in a sandbox to see whether it writes
   the offered tools (seed 003 §5.3) and the catalog's thinking switch (seed 003 §5.2).
@@ -95,6 +98,31 @@ def set_dtype(root: Path, dtype: str) -> list[str]:
             scope[key] = dtype
         path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
     return changes
+
+
+# --------------------------------------------------------------------------- identity
+
+_ABSENT = object()
+
+
+def check_identity(root: Path, published: dict[str, object], model_id: str) -> list[str]:
+    """Each published config.json value the directory's config.json differs on, named.
+
+    A key is read at the top level, else under `text_config` (where newer transformers put
+    a multimodal model's language settings).
+    """
+    try:
+        config = read_json(root / CONFIG)
+    except ValueError as exc:
+        return [str(exc)]
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    problems = []
+    for key, want in published.items():
+        have = config.get(key, text.get(key, _ABSENT))
+        if have != want:
+            shown = "absent" if have is _ABSENT else json.dumps(have)
+            problems.append(f"{CONFIG}: {key} is {shown}, {model_id} publishes {json.dumps(want)}")
+    return problems
 
 
 # --------------------------------------------------------------------------- quantization

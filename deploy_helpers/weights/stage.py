@@ -16,7 +16,12 @@ from deploy_helpers.report.facts import Fact
 from deploy_helpers.report.fingerprint import manifest_hash
 from deploy_helpers.serve.stack import Stack
 from deploy_helpers.weights.checks import CheckResult, Settings, verify_target
-from deploy_helpers.weights.manifest import MANIFEST_NAME, load_manifest
+from deploy_helpers.weights.manifest import (
+    MANIFEST_NAME,
+    WeightsError,
+    load_manifest,
+    unverified_files,
+)
 from deploy_helpers.weights.nodes import node_problems
 
 
@@ -40,12 +45,18 @@ class VerifiedWeights:
         return [*(r.message() for r in self.results if not r.ok), *self.node_problems]
 
     def facts(self) -> list[Fact]:
-        """The verified directory and the hash of the manifest it was verified against."""
+        """The verified directory, the hash of the manifest it was verified against, where
+        that manifest came from (self-made or published) and the files it does not list."""
         if not self.manifest.is_file():
             return []
-        return [Fact("weights", {"path": str(self.root), "manifest": self.manifest.name,
-                                 "manifest_sha256": manifest_hash(self.manifest)},
-                     self.stack.id)]
+        found = {"path": str(self.root), "manifest": self.manifest.name,
+                 "manifest_sha256": manifest_hash(self.manifest)}
+        try:
+            found["manifest_origin"] = load_manifest(self.manifest)["origin"]
+            found["unverified_files"] = unverified_files(self.root, self.manifest)
+        except (WeightsError, OSError) as exc:
+            found["manifest_origin"] = f"unreadable ({exc})"
+        return [Fact("weights", found, self.stack.id)]
 
 
 def check_weights(stack: Stack, settings: Settings, others: list[Node] = ()) -> VerifiedWeights:
