@@ -440,7 +440,7 @@ def test_suite_passes_on_healthy_300i_duo(tmp_path: Path, docker_host: str | Non
         env["DOCKER_HOST"] = docker_host
     done = run_host_suite(env, "--model", "qwen2.5-3b", *args)
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "13 passed" in done.stdout
+    assert "14 passed" in done.stdout
 
 
 def test_suite_fails_only_the_faulty_check(tmp_path: Path, docker_host: str | None) -> None:
@@ -449,7 +449,7 @@ def test_suite_fails_only_the_faulty_check(tmp_path: Path, docker_host: str | No
         env["DOCKER_HOST"] = docker_host
     done = run_host_suite(env, "--model", "qwen2.5-3b", *args)
     assert done.returncode == 1
-    assert "1 failed, 12 passed" in done.stdout, done.stdout[-3000:]
+    assert "1 failed, 13 passed" in done.stdout, done.stdout[-3000:]
     assert "FAILED suites/test_host.py::test_host_check[qwen2.5-3b@atlas-300i-duo-npu_firmware]" \
         in done.stdout
     assert "firmware 7.1.0.6.220 on NPU 0" in done.stdout

@@ -211,13 +211,15 @@ def test_two_node_missing_join_fails_naming_the_node(two_node_catalog, tmp_path)
 
 
 def test_watch_fails_fast_naming_the_node_and_the_remedy(tmp_path: Path) -> None:
-    from deploy_helpers.serve.nodes import watch_nodes
+    from deploy_helpers.serve.launchers.base import WatchedNode
     from deploy_helpers.serve.process import ServerStartError
+    from deploy_helpers.serve.readiness import watch_nodes
 
     head, worker = tmp_path / "node0.log", tmp_path / "node1.log"
     head.write_text("INFO starting\n")
     worker.write_text("INFO loading\n")
-    watch = watch_nodes([("node 0 (a)", lambda: True, head), ("node 1 (b)", lambda: True, worker)])
+    watch = watch_nodes([WatchedNode("node 0 (a)", lambda: True, head),
+                         WatchedNode("node 1 (b)", lambda: True, worker)])
     assert watch()
     head.write_text("RuntimeError: Remote engine 1 must use --headless unless in external or "
                     "hybrid dp lb mode\n")
@@ -225,7 +227,7 @@ def test_watch_fails_fast_naming_the_node_and_the_remedy(tmp_path: Path) -> None
         watch()
     assert "--data-parallel-start-rank" in str(caught.value)
     head.write_text("INFO fine\n")
-    dead = watch_nodes([("node 1 (b)", lambda: False, worker)])
+    dead = watch_nodes([WatchedNode("node 1 (b)", lambda: False, worker)])
     with pytest.raises(ServerStartError, match=r"node 1 \(b\) exited before serving"):
         dead()
 
@@ -309,9 +311,9 @@ def test_two_node_container_image_missing_on_a_node_is_one_line(
 ) -> None:
     code, output = _container_nodes_run(container_nodes_catalog, tmp_path, 11, [])
     assert code == 1, output[-3000:]
-    assert f"node 0 ({_subnet(11)}.1): image '{IMAGE}' is not usable there" in output, (
-        output[-3000:])
-    assert "`docker load` it on that node" in output
+    assert (f"node 0 ({_subnet(11)}.1): image '{IMAGE}' is not there and no tarball is "
+            "configured") in output, output[-3000:]
+    assert "`docker load -i` it on that node" in output
 
 
 def test_two_node_container_name_taken_fails_and_spares_the_other_container(
