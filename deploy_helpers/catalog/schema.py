@@ -78,6 +78,8 @@ class ServeSpec(Strict):
     node_args: dict[str, dict[str, FlagValue]] = Field(
         {}, description="extra flags by node role: 'head' (node 0) and 'worker' (others)"
     )
+    args_by_isa: dict[str, dict[str, FlagValue]] = Field(
+        {}, description="CPU profiles: flags for nodes of exactly this ISA class (measured)")
     env: dict[str, str] = {}
     port: int = Field(8000, description="value of the {port} placeholder; 0: a free port")
     default_port: int = Field(

@@ -7,6 +7,8 @@ class, and a node is held to the floors of the best class it has.
 
 from __future__ import annotations
 
+from deploy_helpers.host.node import SshSettings, connect
+
 # from slowest to fastest; each class needs the /proc/cpuinfo flag beside it
 ISA_CLASSES = (("avx2", "avx2"), ("avx512", "avx512f"), ("avx512_bf16", "avx512_bf16"),
                ("amx", "amx_bf16"))
@@ -50,3 +52,13 @@ def best_at_most(machine: str, available: list[str]) -> str | None:
         return None
     usable = [c for c in available if c in order and order.index(c) <= order.index(machine)]
     return max(usable, key=order.index) if usable else None
+
+
+def node_isa(address: str) -> str | None:
+    """The ISA class of the node at `address` (this machine's for loopback, else over ssh);
+    None when it cannot be read."""
+    try:
+        text = connect(address, SshSettings()).file("/proc/cpuinfo").content_string
+    except Exception:  # testinfra backends raise anything; None: the class is unknown
+        return None
+    return str(parse_cpuinfo(text)["isa_class"])

@@ -125,12 +125,15 @@ def fill(text: str, ctx: dict[str, object]) -> str:
     return PLACEHOLDER.sub(sub, text)
 
 
-def serve_flags(target: Target, graph_mode: str | None = None, role: str = "head") -> dict:
-    """The merged flags of a node: profile, node role, deployment, graph mode, parsers."""
+def serve_flags(target: Target, graph_mode: str | None = None, role: str = "head",
+                isa: str | None = None) -> dict:
+    """The merged flags of a node: profile, its ISA class's, node role, deployment, graph
+    mode, parsers."""
     hw = target.hardware
     role_flags = hw.serve.node_args.get(role, {}) if hw.nodes > 1 else {}
+    isa_flags = hw.serve.args_by_isa.get(isa or "", {})
     _, mode_flags = _mode_args(target, graph_mode)
-    return _merge(hw.serve.args, role_flags, target.deployment.args, mode_flags,
+    return _merge(hw.serve.args, isa_flags, role_flags, target.deployment.args, mode_flags,
                   _parser_args(target))
 
 
@@ -225,6 +228,7 @@ class PlanInputs:
     arch: str
     python: str
     nic: str | None
+    isa: str | None = None  # the CPU ISA class of the nodes (CPU profiles' args_by_isa)
 
 
 def plan_nodes(target: Target, inputs: PlanInputs) -> list[NodePlan]:
@@ -260,7 +264,7 @@ def plan_nodes(target: Target, inputs: PlanInputs) -> list[NodePlan]:
             "python_home": sys.base_prefix,
             "repo": str(REPO_ROOT),
         }
-        flags = serve_flags(target, mode, role)
+        flags = serve_flags(target, mode, role, inputs.isa)
         command = [fill(part, ctx) for part in hw.serve.command]
         argv = command + _render_flags(flags, hw.serve.flag_style, ctx)
         plans.append(

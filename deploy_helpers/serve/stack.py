@@ -21,6 +21,7 @@ from deploy_helpers.catalog.schema import FlagValue
 from deploy_helpers.catalog.target import Target
 from deploy_helpers.client.endpoint import Endpoint
 from deploy_helpers.errors import SuiteError
+from deploy_helpers.host.cpu import node_isa
 from deploy_helpers.host.node import is_local
 from deploy_helpers.serve.launchers import Launcher, Service, launcher_for
 from deploy_helpers.serve.plan import (
@@ -99,6 +100,7 @@ class Stack:
             arch=self.options.arch or platform.machine(),
             python=self.options.python or sys.executable,
             nic=self.options.nic,
+            isa=self._isa(addresses[0]),
         )
         nodes = tuple(plan_nodes(self.target, inputs))
         if self.options.port is not None and nodes[0].port != self.options.port:
@@ -107,6 +109,12 @@ class Stack:
                 f"listens on its default {nodes[0].port}, not on --port {self.options.port}"
             )
         return replace(self, nodes=nodes)
+
+    def _isa(self, address: str) -> str | None:
+        """Node 0's CPU ISA class where the profile's flags depend on it, else None."""
+        if not self.target.hardware.serve.args_by_isa or self.options.endpoint:
+            return None
+        return node_isa(address)
 
     def in_mode(self, mode: str) -> Stack:
         """The same target and options, planned in graph mode `mode`."""
@@ -179,7 +187,8 @@ class Stack:
         """The value node `node` serves `name` with (any spelling), or None."""
         wanted = flag_name(name)
         role = self.nodes[node].role
-        for flag, value in serve_flags(self.target, self.graph_mode, role).items():
+        isa = self._isa(self.nodes[node].address)
+        for flag, value in serve_flags(self.target, self.graph_mode, role, isa).items():
             if flag_name(flag) == wanted:
                 return value
         return None
