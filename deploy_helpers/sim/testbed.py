@@ -22,7 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +98,7 @@ def _sshd_config(work: Path, address: str, index: int, docker_host: str | None) 
         "X11Forwarding no\n"
         "AllowTcpForwarding no\n"
         "PrintMotd no\n"
+        "Subsystem sftp internal-sftp\n"  # file transfers as on a real host (Ansible's fetch)
         "LogLevel VERBOSE\n"
     )
     return config
@@ -209,12 +210,13 @@ def existing(name: str) -> list[str]:
 @contextmanager
 def testbed(
     nodes: int = 2, name: str = "llmtb", subnet: str = "10.241.0", nic: str = NIC,
-    docker_images: list[str] | None = None,
+    docker_images: list[str] | None = None, down: Collection[int] = (),
 ) -> Iterator[Testbed]:
     """Create `nodes` namespace hosts with sshd on `<subnet>.1..N`; always delete them.
 
     With `docker_images` (a list, possibly empty) every node also runs its own Docker engine,
-    holding a copy of each of those images from this host's engine.
+    holding a copy of each of those images from this host's engine. The nodes whose indexes
+    are in `down` have their sshd stopped once it listened: hosts that do not answer ssh.
     """
     if shutil.which("ip") is None or not Path(SSHD).exists():
         raise SuiteError("the testbed needs iproute2 and openssh-server (./setup.sh installs them)")
@@ -269,6 +271,8 @@ def testbed(
             )
             undo.callback(_stop, proc)
             _wait_for_port(address, 22, proc, timeout_s=15)
+            if i in down:
+                _stop(proc)
         ssh_config = work / "ssh_config"
         ssh_config.write_text(
             f"Host {' '.join(addresses)}\n"
