@@ -30,6 +30,15 @@ from deploy_helpers.fleet.command import PREFLIGHT_FILES, ansible_bin, ansible_e
 
 UNIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # names report folders
 DEFAULT_SUITE_ARGS = ("suites/",)
+# the host vars read here (the playbook reads suite_root, suite_python, ... itself)
+CONSUMED = (
+    "suite_model",
+    "suite_hardware",
+    "suite_nodes",
+    "suite_args",
+    "suite_options",
+    "suite_weights_root",
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,18 @@ def _cause(stderr: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _plain(where: str, hostvars: dict[str, Any]) -> None:
+    """The fleet reads its vars before Ansible runs, so they must not be Jinja templates."""
+    for key in CONSUMED:
+        value = hostvars.get(key)
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and ("{{" in v or "{%" in v) for v in items):
+            raise SuiteError(
+                f"{where}: {key} is a template ({value!r}): the fleet reads it "
+                "before Ansible runs, so give a plain value"
+            )
+
+
 def _strings(unit: str, key: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SuiteError(f"unit {unit}: {key} must be a list of strings (got {value!r})")
@@ -99,6 +120,7 @@ def _unit(
             f"{where}: inventory host names name report folders: use letters, "
             "digits, '.', '_' and '-' only"
         )
+    _plain(where, hostvars)
     hardware = hostvars.get("suite_hardware")
     model = model or hostvars.get("suite_model")
     if not hardware:
