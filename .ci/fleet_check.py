@@ -1,7 +1,8 @@
 """CI's check of its fleet run (.ci/run), run inside the testbed after the fleet:
 
 the fleet verdict is FAIL naming exactly the faulty unit d (unreachable) while a, b and c
-pass; the drift table shows b's planted weights manifest hash against a's; on every
+pass; the drift table shows b's planted weights manifest hash against a's; report.html
+opens in headless Chromium without console errors and shows the verdict; on every
 namespace host nothing but sshd is left running. Prints the timing line last.
 
     python .ci/fleet_check.py FLEET_DIR DRIFT_MANIFEST NAMESPACE...
@@ -14,6 +15,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+from deploy_helpers.report.browser import check_page
 
 EXPECTED = {
     "a": ("PASS", None),
@@ -61,6 +64,9 @@ def main() -> int:
         problems.append(
             f"the drift table does not show b's planted manifest {planted}: {summary['drift']}"
         )
+    page = check_page(fleet / "report.html", fleet / "report.png")
+    if page.console_errors or page.verdict != "FAIL":
+        problems.append(f"report.html: verdict {page.verdict!r}, errors {page.console_errors}")
     for namespace in namespaces:
         problems += [f"left running: {line}" for line in leftovers(namespace)]
     for problem in problems:

@@ -19,6 +19,7 @@ from deploy_helpers.fleet import command, events, gather, report
 from deploy_helpers.fleet.inventory import read_units
 from deploy_helpers.report.facts import now_iso
 from deploy_helpers.report.redact import scrub_tree, secrets_in_env
+from deploy_helpers.signals import sigterm_raises_interrupt
 
 LATEST = "fleet-latest"
 
@@ -132,7 +133,7 @@ def run_fleet(
     )
     started, clock = now_iso(), time.monotonic()
     interrupted = False
-    with tempfile.TemporaryDirectory(prefix="fleet-ssh-") as control:
+    with sigterm_raises_interrupt(), tempfile.TemporaryDirectory(prefix="fleet-ssh-") as control:
         env = command.ansible_env(settings.ssh_config, fleet_dir / "events.jsonl", Path(control))
         try:
             rc = _tee(argv, env, fleet_dir / "ansible.log")
