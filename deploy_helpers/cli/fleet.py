@@ -101,13 +101,17 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.ssh_config and not Path(args.ssh_config).is_file():
         raise SuiteError(f"--ssh-config {args.ssh_config}: no such file")
+
+    def absolute(path: str | None) -> str | None:  # units run from their own suite_root
+        return str(Path(path).resolve()) if path else None
+
     settings = Settings(
         forks=args.forks,
         serial=args.serial,
         max_fail_percentage=args.max_fail_percentage,
         limit=args.limit,
-        ssh_config=args.ssh_config,
-        catalog=args.catalog,
+        ssh_config=absolute(args.ssh_config),
+        catalog=absolute(args.catalog),
     )
     return run_fleet(args.inventory, settings, args.model, args.reports_dir)
 
