@@ -278,6 +278,16 @@ def test_a_passing_suite_that_leaves_processes_fails(tmp_path: Path) -> None:
     assert stage.reasons == ["left running after the suite, stopped: pid 7: vllm serve"]
 
 
+def test_a_stage_passes_only_with_exit_0_and_a_passing_verdict(tmp_path: Path) -> None:
+    for rc, verdict, state in ((0, "FAIL", "failed"), (1, "PASS", "failed"), (0, "PASS", "passed")):
+        fetched(tmp_path, "u", "serve", run_summary("smollm2-135m@cpu", verdict))
+        seen = events.parse([batch("serve"), task("serve", "suite", "u", rc=rc)])
+        stage = gather.stage_result(tmp_path, unit("u"), "serve", seen)
+        assert stage.state == state, (rc, verdict)
+        if state == "failed":
+            assert stage.reasons == [f"the serve suite exited {rc} with verdict {verdict}"]
+
+
 @pytest.mark.parametrize(
     ("rc", "text"),
     [

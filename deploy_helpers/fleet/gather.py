@@ -2,7 +2,8 @@
 
 A unit's outcome, worst first: unreachable; no suite (or not the controller's version) on
 it; a stage whose suite never reported (crashed, killed, timed out before summary.json);
-a stage that failed (its verdict FAIL, or the suite exited non-zero); not run (the run
+a stage that failed (its suite exited non-zero, or its verdict is neither PASS nor PASS
+WITH WAIVERS); not run (the run
 stopped before its serving stage); else the worst verdict of its two stages.
 """
 
@@ -138,10 +139,12 @@ def stage_result(fleet_dir: Path, unit: Unit, stage: str, events: ev.Events) -> 
     result.verdict = summary["verdict"]
     result.run_dir = str(folder.relative_to(fleet_dir))
     result.reasons = list(summary["verdict_reasons"])
-    if task.rc == 0 and summary["verdict"] != FAIL:
+    if task.rc == 0 and summary["verdict"] in (PASS, PASS_WITH_WAIVERS):
         result.state = "passed"
     elif not result.reasons:
-        result.reasons = [f"the {stage} suite exited {exit_text(task.rc)}"]
+        result.reasons = [
+            f"the {stage} suite exited {exit_text(task.rc)} with verdict {summary['verdict']}"
+        ]
     if leftovers:
         result.reasons.append("left running after the suite, stopped: " + "; ".join(leftovers))
         if result.state == "passed":  # a suite that passed must have torn its stack down
