@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="give every node its own Docker engine (its ssh sessions use it)")
     run.add_argument("--image", action="append", default=[], metavar="IMAGE",
                      help="with --docker: copy this image of the local engine to every node")
+    run.add_argument("--down", type=int, action="append", default=[], metavar="N",
+                     help="stop node N's sshd once up (0-based): a host that does not answer")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     run.set_defaults(run=run_command)
 
@@ -40,7 +42,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.image and not args.docker:
         raise SuiteError("testbed run: --image needs --docker")
     images = args.image if args.docker else None
-    with testbed(args.nodes, args.name, args.subnet, NIC, docker_images=images) as bed:
+    if any(not 0 <= n < args.nodes for n in args.down):
+        raise SuiteError(f"testbed run: --down takes node indexes 0 to {args.nodes - 1}")
+    with testbed(args.nodes, args.name, args.subnet, NIC, docker_images=images,
+                 down=args.down) as bed:
         print(f"testbed {bed.name}: nodes {' '.join(bed.addresses)} (nic {bed.nic}), "
               f"ssh config {bed.ssh_config}", file=sys.stderr, flush=True)
         child = subprocess.Popen(command, env={**os.environ, SSH_CONFIG_ENV: str(bed.ssh_config)})

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +100,7 @@ def _sshd_config(work: Path, address: str, index: int, docker_host: str | None) 
         "X11Forwarding no\n"
         "AllowTcpForwarding no\n"
         "PrintMotd no\n"
+        "Subsystem sftp internal-sftp\n"  # file transfers as on a real host (Ansible's fetch)
         "LogLevel VERBOSE\n"
     )
     return config
@@ -236,12 +237,15 @@ def existing(name: str) -> list[str]:
 def testbed(
     nodes: int = 2, name: str = "llmtb", subnet: str = "10.241.0", nic: str = NIC,
     docker_images: list[str] | None = None, runner: NodeRunner = run_in_namespace,
+    down: Collection[int] = (),
 ) -> Iterator[Testbed]:
     """Create `nodes` namespace hosts with sshd on `<subnet>.1..N`; always delete them.
 
     With `docker_images` (a list, possibly empty) every node also runs its own Docker engine,
     holding a copy of each of those images from this host's engine. `runner` starts each
-    node's daemons (the twin runs them in a mount namespace of the node's own).
+    node's daemons (the twin runs them in a mount namespace of the node's own). The nodes
+    whose indexes are in `down` have their sshd stopped once it listened: hosts that do not
+    answer ssh.
     """
     if shutil.which("ip") is None or not Path(SSHD).exists():
         raise SuiteError("the testbed needs iproute2 and openssh-server (./setup.sh installs them)")
@@ -297,6 +301,8 @@ def testbed(
                 for image in docker_images:
                     _copy_image(image, docker_host)
             _wait_for_port(address, 22, timeout_s=30, log=work / f"sshd-{i}.log")
+            if i in down:
+                _stop_sshd(work / f"sshd-{i}.pid")
         ssh_config = work / "ssh_config"
         ssh_config.write_text(
             f"Host {' '.join(addresses)}\n"
@@ -308,6 +314,15 @@ def testbed(
             "  LogLevel ERROR\n"
         )
         yield Testbed(name, addresses, namespaces, nic, ssh_config, work, docker_hosts)
+
+
+def _stop_sshd(pid_file: Path) -> None:
+    """Stop a node's sshd (its PidFile): the host no longer answers ssh."""
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with suppress(FileNotFoundError, ProcessLookupError, ValueError):
+        os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
 
 
 def _stop(proc: subprocess.Popen) -> None:
