@@ -48,6 +48,7 @@ def run_summary(
         "run_id": "r1",
         "verdict": verdict,
         "verdict_reasons": list(reasons),
+        "simulated": None,
         "exit_code": 1 if verdict == "FAIL" else 0,
         "pytest_exit_status": 0,
         "command": [],
@@ -79,6 +80,7 @@ def run_summary(
         "tests": [],
         "waivers": [],
         "perf": perf or [],
+        "measurements": [],
         "problems": [],
         "artifacts": {
             "junit": "junit.xml",

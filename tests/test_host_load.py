@@ -65,6 +65,7 @@ def timing_catalog(where: Path) -> tuple[Path, Path]:
     cpu = yaml.safe_load(cpu_yaml.read_text())
     cpu["serve"]["command"] = ["{python}", "-m", "benchmarks.timing_server"]
     cpu["serve"]["args"] = {"--port": "{port}", "--ttft-ms": 5, "--tpot-ms": 2}
+    cpu["serve"]["args_by_isa"] = {}
     cpu["graph_modes"] = []
     cpu_yaml.write_text(yaml.safe_dump(cpu, sort_keys=False))
     model_yaml = root / "models" / "smollm2-135m.yaml"
