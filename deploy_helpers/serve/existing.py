@@ -22,7 +22,7 @@ class ExistingService:
     def alive(self) -> bool:
         """Whether /health answers 200."""
         try:
-            with http_client(self.endpoint, timeout_s=10.0) as http:
+            with http_client(self.endpoint) as http:
                 return http.get("/health").status_code == 200
         except httpx.HTTPError:
             return False
