@@ -27,6 +27,8 @@ GUARDS: dict[str, tuple[str, str]] = {
     "stream_drops_token": ("stream_equals_non_stream", "text differs at temperature 0"),
     "stream_double_finish": ("stream_equals_non_stream", "expected exactly one"),
     "stream_no_usage": ("stream_equals_non_stream", "no usage chunk"),
+    "stream_no_done": ("stream_equals_non_stream", "the stream ended without data: [DONE]"),
+    "stream_data_after_done": ("stream_equals_non_stream", "line(s) after data: [DONE]"),
     "ignores_stop": ("stop_string", "finish_reason 'length', expected 'stop'"),
     "stop_included": ("stop_string", "expected the text before it"),
     "wrong_answer": ("golden", "lacks ['Paris']"),
