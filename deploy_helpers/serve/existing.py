@@ -31,6 +31,10 @@ class ExistingService:
         """No logs: the suite does not run this deployment."""
         return []
 
+    def ended(self) -> tuple[str, Path] | None:
+        """Never known: the suite did not start its processes (only /health tells)."""
+        return None
+
     def stop(self) -> None:
         """Nothing: the suite did not start it."""
 
