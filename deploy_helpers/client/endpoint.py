@@ -169,15 +169,18 @@ def check_endpoint_serves(endpoint: Endpoint) -> None:
         raise SuiteError(f"endpoint {endpoint.base_url}/v1/models answered HTTP {code}"
                          f"{remedy if code == 401 else ''}") from None
     except httpx.HTTPError as exc:
-        raise SuiteError(f"endpoint {endpoint.base_url} unreachable: {exc}") from None
+        raise SuiteError(f"endpoint {endpoint.base_url} unreachable ({type(exc).__name__}: "
+                         f"{exc}): start the deployment, or give the address its OpenAI "
+                         "server listens on") from None
     except (ValueError, KeyError, TypeError):
         raise SuiteError(
             f"endpoint {endpoint.base_url}/v1/models did not answer an OpenAI model list"
         ) from None
     if endpoint.served_model_name not in names:
         raise SuiteError(
-            f"endpoint {endpoint.base_url} serves {names}, not '{endpoint.served_model_name}' "
-            "(pass --served-model-name to match)"
+            f"endpoint {endpoint.base_url} serves {names}, not '{endpoint.served_model_name}': "
+            "pass --served-model-name NAME if it serves the model under another name, or "
+            "--model of the catalog entry it serves"
         )
 
 
