@@ -108,17 +108,26 @@ class Watchdog:
         self._stopped.set()
 
     def check(self, wait_s: float = 1.0) -> Fault | None:
-        """Whether the service's process ended, asked now and for up to `wait_s` (a test
-        that just lost its connection may see it before the process is gone); a fault found
-        is reported as the thread would. The fault so far."""
+        """Asked by a test that just lost its connection: whether the service's process
+        ended (waiting up to `wait_s`: the test may see it before the process is gone), else
+        whether /health refuses connections too (then it died, whoever started it). A fault
+        found is reported as the thread would; returns the fault so far."""
         deadline = time.monotonic() + wait_s
-        while self.fault is None:
+        while self.fault is None and time.monotonic() < deadline:
             if (fault := self._died()) is not None:
                 self._report(fault)
-            elif time.monotonic() >= deadline:
-                break
             else:
                 time.sleep(0.1)
+        if self.fault is None:
+            url = f"{self.service.endpoint.base_url}/health"
+            try:
+                httpx.get(url, headers=self.service.endpoint.headers, timeout=PROBE_S)
+            except httpx.ConnectError as exc:
+                logs = self.service.logs()
+                self._report(fault_of(self.service, f"the service died: {url} refuses "
+                                      f"connections ({exc})", logs[0] if logs else None))
+            except httpx.HTTPError:
+                pass  # no answer yet: the thread counts it against the bound
         return self.fault
 
     def _report(self, fault: Fault) -> None:
