@@ -146,9 +146,11 @@ def model_args(catalog, model: str) -> list[str]:
             "--model", model]
 
 
-def assert_service_fault(ended: Ended, cause: str, weights_root: Path) -> None:
+def assert_service_fault(ended: Ended, cause: str, weights_root: Path,
+                         record_property: Callable[[str, object], None]) -> None:
     """Exit 1 within the bound; the interrupted test fails with `cause` and every later
     test that needs the service is not run for it, listed once; no waiver, nothing left."""
+    record_property("fault_to_exit_s", round(ended.seconds, 1))
     out = ended.output[-6000:]
     assert ended.returncode == 1, out
     assert ended.seconds <= SERVICE_BOUND_S, f"{ended.seconds:.1f} s from fault to exit\n{out}"
@@ -165,48 +167,53 @@ def assert_service_fault(ended: Ended, cause: str, weights_root: Path) -> None:
     assert not started_by(weights_root), "the run left its server running"
 
 
-def test_hung_service_is_declared_after_the_health_bound(tmp_path, engine_catalog) -> None:
+def test_hung_service_is_declared_after_the_health_bound(tmp_path, engine_catalog,
+                                                         record_property) -> None:
     ended = run_service_fault(tmp_path, engine_catalog.weights_root,
                               model_args(engine_catalog, "smollm2-135m"),
                               lambda server: server.send_signal(signal.SIGSTOP))
     cause = f"the service stopped answering: no answer to /health for {HEALTH_S:g} s"
-    assert_service_fault(ended, cause, engine_catalog.weights_root)
+    assert_service_fault(ended, cause, engine_catalog.weights_root, record_property)
     assert ended.seconds >= HEALTH_S - 1, "declared hung before its bound"
 
 
-def test_killed_service_is_one_cause_with_its_signal(tmp_path, engine_catalog) -> None:
+def test_killed_service_is_one_cause_with_its_signal(tmp_path, engine_catalog,
+                                                     record_property) -> None:
     ended = run_service_fault(tmp_path, engine_catalog.weights_root,
                               model_args(engine_catalog, "smollm2-135m"),
                               lambda server: server.send_signal(signal.SIGKILL))
     assert_service_fault(ended, "the service died: server killed by signal SIGKILL (9)",
-                         engine_catalog.weights_root)
+                         engine_catalog.weights_root, record_property)
     assert "last lines of" in ended.output and "Enforce eager set" in ended.output
 
 
-def test_self_dying_service_shows_the_engines_last_words(tmp_path, engine_catalog) -> None:
+def test_self_dying_service_shows_the_engines_last_words(tmp_path, engine_catalog,
+                                                         record_property) -> None:
     ended = run_service_fault(tmp_path, engine_catalog.weights_root,
                               model_args(engine_catalog, "smollm2-135m"), None,
                               env={"FAULTY_SERVER_DIE_AFTER": "6"})
     assert_service_fault(ended, "the service died: server exited with status 1",
-                         engine_catalog.weights_root)
+                         engine_catalog.weights_root, record_property)
     fault = ended.summary["service_faults"][0]
     assert fault["fatal_line"] == "TimeoutError: RPC call to execute_model timed out."
     assert "VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS" in fault["remedy"]
     assert "EngineDeadError" in fault["last_lines"]
 
 
-def test_waiver_does_not_cover_a_killed_service(tmp_path, engine_catalog) -> None:
+def test_waiver_does_not_cover_a_killed_service(tmp_path, engine_catalog, record_property) -> None:
     ended = run_service_fault(tmp_path, engine_catalog.weights_root,
                               model_args(engine_catalog, "waived-model"),
                               lambda server: server.send_signal(signal.SIGKILL))
     assert_service_fault(ended, "the service died: server killed by signal SIGKILL (9)",
-                         engine_catalog.weights_root)
+                         engine_catalog.weights_root, record_property)
     assert not [t for t in ended.summary["tests"] if t["outcome"] in ("waived", "xfailed")]
     assert "waived until" not in ended.output
 
 
-def assert_input_error(ended: Ended, line: str, tmp_path: Path) -> None:
+def assert_input_error(ended: Ended, line: str, tmp_path: Path,
+                       record_property: Callable[[str, object], None]) -> None:
     """Exit 4 within the bound, with exactly one line: `ERROR: ` and `line`."""
+    record_property("fault_to_exit_s", round(ended.seconds, 1))
     assert ended.returncode == 4, ended.output[-3000:]
     assert ended.seconds <= INPUT_BOUND_S, f"{ended.seconds:.1f} s"
     errors = ended.lines_with("ERROR")
@@ -215,20 +222,22 @@ def assert_input_error(ended: Ended, line: str, tmp_path: Path) -> None:
     assert not started_by(tmp_path), "the run left something running"
 
 
-def test_refused_port_is_one_line(tmp_path) -> None:
+def test_refused_port_is_one_line(tmp_path, record_property) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     ended = run_input(tmp_path, *SUITES, "--endpoint", url, "--model", "smollm2-135m")
     assert_input_error(ended, f"endpoint {url} unreachable (ConnectError: [Errno 111] "
-                              "Connection refused): start the deployment", tmp_path)
+                              "Connection refused): start the deployment", tmp_path,
+                       record_property)
     assert "waived" not in ended.output and "xfail" not in ended.output
 
 
-def test_endpoint_that_is_not_a_url_is_one_line(tmp_path) -> None:
+def test_endpoint_that_is_not_a_url_is_one_line(tmp_path, record_property) -> None:
     ended = run_input(tmp_path, *SUITES, "--endpoint", "not-a-url", "--model", "smollm2-135m")
-    assert_input_error(ended, "--endpoint 'not-a-url' is not a URL", tmp_path)
+    assert_input_error(ended, "--endpoint 'not-a-url' is not a URL", tmp_path, record_property)
 
 
-def test_endpoint_serving_another_model_is_one_line(tmp_path, faulty_server) -> None:
+def test_endpoint_serving_another_model_is_one_line(tmp_path, faulty_server,
+                                                    record_property) -> None:
     faulty_server.set_defect("wrong_served_name")
     try:
         ended = run_input(tmp_path, *SUITES, "--endpoint", faulty_server.base_url,
@@ -236,19 +245,23 @@ def test_endpoint_serving_another_model_is_one_line(tmp_path, faulty_server) -> 
     finally:
         faulty_server.set_defect(None)
     assert_input_error(ended, f"endpoint {faulty_server.base_url} serves ['other-model'], "
-                              "not 'smollm2-135m': pass --served-model-name", tmp_path)
+                              "not 'smollm2-135m': pass --served-model-name", tmp_path,
+                       record_property)
 
 
-def test_missing_weights_root_is_one_line(tmp_path, engine_catalog) -> None:
+def test_missing_weights_root_is_one_line(tmp_path, engine_catalog, record_property) -> None:
     missing = tmp_path / "no-weights"
     ended = run_input(tmp_path, *SUITES, "--catalog", str(engine_catalog.root),
                       "--weights-root", str(missing), "--model", "smollm2-135m")
-    assert_input_error(ended, f"--weights-root {missing} does not exist", tmp_path)
+    assert_input_error(ended, f"--weights-root {missing} does not exist", tmp_path,
+                       record_property)
 
 
-def test_missing_weights_directory_fails_its_stage_once(tmp_path, engine_catalog) -> None:
+def test_missing_weights_directory_fails_its_stage_once(tmp_path, engine_catalog,
+                                                        record_property) -> None:
     shutil.rmtree(engine_catalog.weights_root / "smollm2-135m")
     ended = run_input(tmp_path, *SUITES, *model_args(engine_catalog, "smollm2-135m"))
+    record_property("fault_to_exit_s", round(ended.seconds, 1))
     assert ended.returncode == 1, ended.output[-3000:]
     assert ended.seconds <= INPUT_BOUND_S + 30
     where = engine_catalog.weights_root / "smollm2-135m"
@@ -261,7 +274,7 @@ def test_missing_weights_directory_fails_its_stage_once(tmp_path, engine_catalog
     assert not started_by(engine_catalog.weights_root)
 
 
-def test_read_only_reports_folder_is_one_line(tmp_path, engine_catalog) -> None:
+def test_read_only_reports_folder_is_one_line(tmp_path, engine_catalog, record_property) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
     read_only = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" "$0" && '
@@ -272,17 +285,18 @@ def test_read_only_reports_folder_is_one_line(tmp_path, engine_catalog) -> None:
     ended = run_input(tmp_path, *SUITES, *model_args(engine_catalog, "smollm2-135m"),
                       wrap=read_only)
     assert_input_error(ended, f"reports folder {reports}: cannot write the run's report there "
-                              "(Read-only file system)", tmp_path)
+                              "(Read-only file system)", tmp_path, record_property)
     assert not started_by(engine_catalog.weights_root), "a bring-up started"
 
 
-def test_stream_without_done_fails_its_checks(tmp_path, faulty_server) -> None:
+def test_stream_without_done_fails_its_checks(tmp_path, faulty_server, record_property) -> None:
     faulty_server.set_defect("stream_no_done")
     try:
         ended = run_input(tmp_path, *SUITES, "--endpoint", faulty_server.base_url,
                           "--model", "smollm2-135m", "-k", "stream_equals_non_stream")
     finally:
         faulty_server.set_defect(None)
+    record_property("fault_to_exit_s", round(ended.seconds, 1))
     assert ended.returncode == 1, ended.output[-3000:]
     assert ended.seconds <= SERVICE_BOUND_S
     failed = ended.lines_with("FAILED suites/")
