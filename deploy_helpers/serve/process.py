@@ -82,7 +82,7 @@ def wait_until_serving(
             except (httpx.TransportError, ValueError, KeyError):
                 pass
             time.sleep(1.0)
-    raise ServerStartError(_failure(f"not serving after {timeout_s:.0f} s", log))
+    raise ServerStartError(_failure(f"not serving after {timeout_s:g} s", log))
 
 
 def _failure(what: str, log: Path | None) -> str:
