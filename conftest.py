@@ -8,6 +8,7 @@ pytest_plugins = [
     "fixtures.weights",
     "fixtures.container",
     "fixtures.service",
+    "fixtures.stage_errors",
     "fixtures.graph_modes",
     "fixtures.target_groups",
     "fixtures.report",

@@ -7,10 +7,9 @@ no key to check. vLLM guards /v1 (and /v2, /inference) routes only: /health stay
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from deploy_helpers.client.endpoint import Endpoint
+from deploy_helpers.client.endpoint import Endpoint, http_client
 
 WRONG_KEY = "not-the-service-key"
 
@@ -32,7 +31,7 @@ def test_v1_routes_refuse_requests_without_the_key(service: Endpoint, credential
         pytest.skip("--endpoint given without --api-key: no key to check the service requires")
     headers = {"Authorization": f"Bearer {WRONG_KEY}"} if credential == "wrong-key" else {}
     served = []
-    with httpx.Client(base_url=service.base_url, headers=headers, timeout=60.0) as http:
+    with http_client(service, headers=headers) as http:
         for method, path, body in guarded_requests(service):
             response = http.request(method, path, json=body)
             if response.status_code != 401:

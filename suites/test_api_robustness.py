@@ -114,7 +114,7 @@ def open_and_cancel(service: Endpoint) -> None:
     """Open a long stream, read its first chunks, and hang up."""
     body = {"model": service.served_model_name, "prompt": "Tell me a long story.",
             "max_tokens": 1000, "stream": True, "ignore_eos": True}
-    with http_client(service, timeout_s=60.0) as http, \
+    with http_client(service) as http, \
             http.stream("POST", "/v1/completions", json=body) as stream:
         for index, _ in enumerate(stream.iter_lines()):
             if index >= 2:

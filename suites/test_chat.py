@@ -11,17 +11,22 @@ import pytest
 
 from deploy_helpers.catalog.target import Target
 from deploy_helpers.client.endpoint import Endpoint, thinking_switch, tokenize_chat
-from deploy_helpers.client.streaming import collect_chat_stream, stream_differences
+from deploy_helpers.client.streaming import chat_stream, stream_differences
 
 MESSAGES = [{"role": "user", "content": "Tell me a short story about a lighthouse keeper."}]
 
 
+def chat_args(service: Endpoint, target: Target, **kwargs) -> dict:
+    """The arguments of a greedy chat completion of MESSAGES with thinking off, unless
+    overridden."""
+    extra = {**thinking_switch(target.model.chat.thinking, False), **kwargs.pop("extra_body", {})}
+    return {"model": service.served_model_name, "messages": MESSAGES, "temperature": 0,
+            "max_tokens": 24, "extra_body": extra, **kwargs}
+
+
 def chat(client: openai.OpenAI, service: Endpoint, target: Target, **kwargs):
     """A greedy chat completion of MESSAGES with thinking off, unless overridden."""
-    extra = {**thinking_switch(target.model.chat.thinking, False), **kwargs.pop("extra_body", {})}
-    args = {"model": service.served_model_name, "messages": MESSAGES, "temperature": 0,
-            "max_tokens": 24, "extra_body": extra, **kwargs}
-    return client.chat.completions.create(**args)
+    return client.chat.completions.create(**chat_args(service, target, **kwargs))
 
 
 def test_greedy_chat_is_deterministic(
@@ -64,9 +69,8 @@ def test_chat_stream_equals_non_stream(
     client: openai.OpenAI, service: Endpoint, target: Target
 ) -> None:
     whole = chat(client, service, target)
-    stream = collect_chat_stream(
-        chat(client, service, target, stream=True, stream_options={"include_usage": True})
-    )
+    stream = chat_stream(
+        service, chat_args(service, target, stream_options={"include_usage": True}))
     differences = stream_differences(stream, whole, whole.choices[0].message.content or "",
                                      "chat ")
     assert not differences, "\n".join(differences)

@@ -6,18 +6,22 @@ import openai
 import pytest
 
 from deploy_helpers.client.endpoint import Endpoint, served_models, tokenize_text
-from deploy_helpers.client.streaming import collect_completion_stream, stream_differences
+from deploy_helpers.client.streaming import completion_stream, stream_differences
 from deploy_helpers.serve.stack import Stack
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 LONG_OUTPUT = {"ignore_eos": True}  # vLLM extension: do not stop at EOS
 
 
+def completion_args(service: Endpoint, **kwargs) -> dict:
+    """The arguments of a greedy completion of PROMPT unless overridden."""
+    return {"model": service.served_model_name, "prompt": PROMPT, "temperature": 0,
+            "max_tokens": 24, **kwargs}
+
+
 def completion(client: openai.OpenAI, service: Endpoint, **kwargs):
     """A greedy completion of PROMPT unless overridden."""
-    args = {"model": service.served_model_name, "prompt": PROMPT, "temperature": 0,
-            "max_tokens": 24, **kwargs}
-    return client.completions.create(**args)
+    return client.completions.create(**completion_args(service, **kwargs))
 
 
 def test_models_lists_served_name_and_max_model_len(stack: Stack, service: Endpoint) -> None:
@@ -67,9 +71,8 @@ def test_completion_usage_adds_up(client: openai.OpenAI, service: Endpoint) -> N
 
 def test_completion_stream_equals_non_stream(client: openai.OpenAI, service: Endpoint) -> None:
     whole = completion(client, service)
-    stream = collect_completion_stream(
-        completion(client, service, stream=True, stream_options={"include_usage": True})
-    )
+    stream = completion_stream(
+        service, completion_args(service, stream_options={"include_usage": True}))
     differences = stream_differences(stream, whole, whole.choices[0].text, "")
     assert not differences, "\n".join(differences)
 

@@ -19,7 +19,7 @@ import pytest
 
 from deploy_helpers.catalog.schema import PerfFloor
 from deploy_helpers.catalog.target import Target
-from deploy_helpers.client.endpoint import Endpoint
+from deploy_helpers.client.endpoint import Endpoint, request_bound
 from deploy_helpers.loadgen import LoadConfig, run_load
 from deploy_helpers.loadgen.floors import (
     baseline_breaches,
@@ -46,6 +46,8 @@ def measure(service: Endpoint, shape: PerfFloor, running) -> tuple[dict, LoadRep
         prompt_tokens=shape.prompt_tokens, output_tokens=shape.output_tokens,
         num_requests=shape.num_requests, concurrency=shape.concurrency,
         warmup_requests=shape.warmup_requests, headers=service.headers, progress=False,
+        request_timeout_s=request_bound(service.bounds, "/v1/completions",
+                                        {"max_tokens": shape.output_tokens}).seconds,
     )
     with HostLoad(running.local_pids(), running.local_containers()) as load:
         result = run_load(config)

@@ -35,6 +35,6 @@ def test_weights_check(stack: Stack, check: str, weights_dir: Path,
 @pytest.mark.per_target("rank", lambda s: [n.rank for n in s.nodes[1:]])
 def test_weights_on_every_other_node(rank: int, host_report: HostReport, weights_dir: Path,
                                      weights_settings: Settings) -> None:
-    manifest = load_manifest(weights_settings.manifest or weights_dir / MANIFEST_NAME)
+    manifest = load_manifest(weights_settings.manifest or weights_dir / MANIFEST_NAME, weights_dir)
     problems = node_problems(host_report.nodes[rank], manifest)
     assert not problems, "\n".join(problems)

@@ -50,6 +50,8 @@ DEFECTS: dict[str, str] = {
     "stream_drops_token": "the stream loses one token of the text",
     "stream_double_finish": "the stream carries two finish_reason chunks",
     "stream_no_usage": "include_usage is ignored",
+    "stream_no_done": "streams end without their terminating data: [DONE]",
+    "stream_data_after_done": "streams send another event after data: [DONE]",
     "ignores_stop": "stop strings do not end the text",
     "stop_included": "the stop string is left in the text",
     "wrong_answer": "golden prompts get a wrong answer",
@@ -114,6 +116,30 @@ async def delay(request: Request, call_next: Any) -> Any:
     """Slow every generation request down by DELAY_S (to interrupt a run mid-way)."""
     if DELAY_S and request.url.path.startswith("/v1/") and request.method == "POST":
         await asyncio.sleep(DELAY_S)
+    return await call_next(request)
+
+
+# like vLLM's engine dying by itself under CPU starvation (shared notes, 2026-12-01): after
+# this many generation requests the server logs vLLM's last words and exits with status 1
+DIE_AFTER = int(os.environ.get("FAULTY_SERVER_DIE_AFTER", "0"))
+ENGINE_DEATH = (
+    "ERROR [core.py] EngineCore encountered a fatal error.\n"
+    "TimeoutError: RPC call to execute_model timed out.\n"
+    "ERROR [async_llm.py] AsyncLLM output_handler failed.\n"
+    "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack "
+    "trace (above) for the root cause.\n"
+    "INFO [launcher.py] Shutting down FastAPI HTTP server."
+)
+GENERATIONS = itertools.count(1)
+
+
+@app.middleware("http")
+async def dies_by_itself(request: Request, call_next: Any) -> Any:
+    """With FAULTY_SERVER_DIE_AFTER=N, the Nth generation request ends the server."""
+    if DIE_AFTER and request.url.path.endswith("completions") and \
+            next(GENERATIONS) >= DIE_AFTER:
+        print(ENGINE_DEATH, flush=True)
+        os._exit(1)
     return await call_next(request)
 
 
@@ -281,7 +307,10 @@ async def _sse(events: list[dict[str, Any]]) -> AsyncIterator[str]:
     for event in events:
         yield f"data: {json.dumps(event)}\n\n"
         await asyncio.sleep(0)
-    yield "data: [DONE]\n\n"
+    if not defect("stream_no_done"):
+        yield "data: [DONE]\n\n"
+    if defect("stream_data_after_done"):
+        yield f"data: {json.dumps(events[-1])}\n\n"
 
 
 def _stream_pieces(pieces: list[str]) -> list[str]:

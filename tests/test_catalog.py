@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -195,6 +196,15 @@ def test_unknown_model_lists_valid_names() -> None:
         resolve_target(load_catalog(), "gpt-9")
 
 
+def test_unknown_names_suggest_the_closest() -> None:
+    with pytest.raises(Exception, match=r"unknown model 'qwen2.5-14' \(did you mean "
+                                         r"'qwen2.5-14b'\?\); valid models"):
+        resolve_target(load_catalog(), "qwen2.5-14")
+    with pytest.raises(Exception, match=r"unknown hardware 'cpu-contaner' \(did you mean "
+                                         r"'cpu-container'\?\)"):
+        resolve_target(load_catalog(), "smollm2-135m", "cpu-contaner")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -226,10 +236,10 @@ def test_malformed_catalog_option_is_usage_error(catalog_copy: Path) -> None:
 def test_unreachable_endpoint_fails_with_one_line(tmp_path: Path) -> None:
     done = run(sys.executable, "-m", "pytest", "suites/test_completions.py", "-p",
                "no:cacheprovider", "--endpoint", "http://127.0.0.1:9", "--model",
-               "smollm2-135m", "-x", "--junitxml", str(tmp_path / "j.xml"))
-    assert done.returncode == 1
-    assert "endpoint http://127.0.0.1:9 unreachable" in done.stdout
-    assert "Traceback" not in done.stdout
+               "smollm2-135m", "--junitxml", str(tmp_path / "j.xml"))
+    assert done.returncode == 4, done.stdout + done.stderr  # before any test runs
+    assert done.stderr.startswith("ERROR: endpoint http://127.0.0.1:9 unreachable (ConnectError")
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_list_models_shows_all_entries() -> None:
@@ -287,3 +297,37 @@ def test_catalog_cli_error_is_one_line(catalog_copy: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
     assert "bad.yaml" in done.stderr
+
+
+def _collected(*args: str) -> list[str]:
+    done = run(sys.executable, "-m", "pytest", "suites/test_completions.py", "-p",
+               "no:cacheprovider", "--collect-only", "-q", *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+def test_repeated_model_runs_once() -> None:
+    once = _collected("--model", "smollm2-135m")
+    assert once and _collected("--model", "smollm2-135m", "--model", "smollm2-135m") == once
+
+
+def test_bad_perf_baseline_is_one_line_before_any_bring_up(tmp_path: Path) -> None:
+    bad = tmp_path / "baseline.json"
+    bad.write_text("{not json")
+    started = time.monotonic()
+    done = run(sys.executable, "-m", "pytest", "suites/test_performance.py", "-p",
+               "no:cacheprovider", "--model", "smollm2-135m", "--perf-baseline", str(bad),
+               "--reports-dir", str(tmp_path / "reports"))
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stderr.startswith(f"ERROR: --perf-baseline {bad}: not JSON")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - started < 30
+    assert not list((tmp_path / "reports").glob("*/server-*.log")), "a server was started"
+
+
+def test_readiness_timeout_option_overrides_the_profile(fake_engine_catalog, tmp_path) -> None:
+    done = run(sys.executable, "-m", "pytest", "suites/test_completions.py", "-p",
+               "no:cacheprovider", "-q", *fake_engine_catalog.args(), "--readiness-timeout",
+               "0.2", "--reports-dir", str(tmp_path / "reports"))
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "service stage: server not serving after 0.2 s" in done.stdout, done.stdout[-3000:]

@@ -27,10 +27,16 @@ GUARDS: dict[str, tuple[str, str]] = {
     "stream_drops_token": ("stream_equals_non_stream", "text differs at temperature 0"),
     "stream_double_finish": ("stream_equals_non_stream", "expected exactly one"),
     "stream_no_usage": ("stream_equals_non_stream", "no usage chunk"),
+    "stream_no_done": ("stream_equals_non_stream", "the stream ended without data: [DONE]"),
+    "stream_data_after_done": ("stream_equals_non_stream", "line(s) after data: [DONE]"),
     "ignores_stop": ("stop_string", "finish_reason 'length', expected 'stop'"),
     "stop_included": ("stop_string", "expected the text before it"),
     "wrong_answer": ("golden", "lacks ['Paris']"),
 }
+
+
+# defects the --endpoint preflight refuses before any test runs (a usage error, exit 4)
+REFUSED_UP_FRONT = {"wrong_served_name"}
 
 
 def test_every_defect_has_a_guard() -> None:
@@ -54,7 +60,8 @@ def test_defect_fails_its_check_naming_the_cause(faulty_server, run_suites, defe
                          "suites/test_completions.py", "suites/test_chat.py", "-k", selector)
     finally:
         faulty_server.set_defect(None)
-    assert run.returncode == 1, f"{defect}: the suite did not fail:\n{run.output[-3000:]}"
+    expected = 4 if defect in REFUSED_UP_FRONT else 1
+    assert run.returncode == expected, f"{defect}: the suite did not fail:\n{run.output[-3000:]}"
     assert cause in run.output, f"{defect}: failure does not name {cause!r}:\n{run.output[-3000:]}"
     counts = run.output.strip().splitlines()[-1]
     assert " passed" not in counts, f"{defect}: a check it guards passed: {counts}"

@@ -430,6 +430,7 @@ def run_host_suite(env: dict[str, str], *args: str) -> subprocess.CompletedProce
 
 def _standin_args(tmp_path: Path, scenario: str) -> tuple[dict[str, str], list[str]]:
     host = install(tmp_path, scenario)
+    (tmp_path / "weights").mkdir(exist_ok=True)  # --weights-root must name a folder
     return host.env, ["--ascend-root", host.paths.ascend_root, "--dev-root",
                       host.paths.dev_root, "--weights-root", str(tmp_path / "weights")]
 
@@ -493,7 +494,7 @@ def test_host_stage_gates_the_service(tmp_path: Path) -> None:
         in done.stdout
 
 
-def test_endpoint_mode_without_nodes_deselects_host_checks_and_says_why() -> None:
-    done = run_host_suite({}, "--model", "smollm2-135m", "--endpoint", "http://127.0.0.1:9")
+def test_endpoint_mode_without_nodes_deselects_host_checks_and_says_why(faulty_server) -> None:
+    done = run_host_suite({}, "--model", "smollm2-135m", "--endpoint", faulty_server.base_url)
     assert done.returncode == 5  # nothing left to run
     assert "2 host checks deselected: --endpoint without --node-ip" in done.stdout

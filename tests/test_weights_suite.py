@@ -103,16 +103,16 @@ def test_bad_weights_stop_the_bring_up_in_one_line(tmp_path, run_suites) -> None
     assert "re-download the named files from HuggingFaceTB/SmolLM2-135M-Instruct" in line
 
 
-def test_endpoint_mode_deselects_weights_checks_visibly(run_suites) -> None:
-    run = run_suites("--endpoint", "http://127.0.0.1:9", "--model", "smollm2-135m", "-k", ONLY)
+def test_endpoint_mode_deselects_weights_checks_visibly(faulty_server, run_suites) -> None:
+    run = run_suites("--endpoint", faulty_server.base_url, "--model", "smollm2-135m", "-k", ONLY)
     assert run.returncode == 5, run.output[-3000:]  # nothing left to run, nothing skipped
     assert "skipped" not in run.output
     assert ("5 weights checks deselected: weights checks do not apply with --endpoint"
             in run.output), run.output[-3000:]
 
 
-def test_endpoint_mode_with_weights_root_runs_them(tmp_path, run_suites) -> None:
+def test_endpoint_mode_with_weights_root_runs_them(faulty_server, tmp_path, run_suites) -> None:
     tree_for(tmp_path, "smollm2-135m")
-    run = run_suites("--endpoint", "http://127.0.0.1:9", *weights_args(tmp_path, "smollm2-135m"),
+    run = run_suites("--endpoint", faulty_server.base_url, *weights_args(tmp_path, "smollm2-135m"),
                      "-k", ONLY)
     assert run.returncode == 0 and "5 passed" in run.output, run.output[-3000:]

@@ -66,6 +66,18 @@ class GraphMode(Strict):
     note: str = ""
 
 
+class RequestBounds(Strict):
+    """How long a request to the served engine may take, and how long /health may go
+    unanswered: every client of the suite derives its timeouts from these."""
+
+    first_token_s: float = Field(60.0, gt=0, description="time to the first token (and, "
+                                 "streamed, the longest wait between two events)")
+    per_token_s: float = Field(0.5, gt=0, description="time per output token (max_tokens x)")
+    floor_s: float = Field(30.0, gt=0, description="no request's bound is less than this")
+    health_s: float = Field(30.0, gt=0, description="how long /health may go unanswered "
+                            "while the suites run before the service counts as hung")
+
+
 class ServeSpec(Strict):
     """The serve command of an engine: argv prefix, flag spelling, default flags, env."""
 
@@ -86,6 +98,7 @@ class ServeSpec(Strict):
         8000, description="where the engine listens when its argv names no --port (its default)"
     )
     readiness_timeout_s: float = 600.0
+    request_bounds: RequestBounds = RequestBounds()
     listening_log: str | None = Field(
         # vLLM 0.9.1/0.11.0 api_server.py "Starting vLLM API server %d on %s"; 0.32/0.33
         # launchers/api_server/entry.py "Starting vLLM server on %s"

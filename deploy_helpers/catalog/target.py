@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from deploy_helpers.catalog.schema import Catalog, Deployment, Hardware, Model
@@ -22,17 +23,23 @@ class Target:
         return f"{self.model.name}@{self.hardware.name}"
 
 
+def closest(name: str, names: list[str]) -> str:
+    """" (did you mean 'X'?)" for the known name closest to `name` (difflib), or ""."""
+    found = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f" (did you mean '{found[0]}'?)" if found else ""
+
+
 def resolve_target(catalog: Catalog, model: str, hardware: str | None = None) -> Target:
-    """Find `model` on `hardware` (default: its first deployment) or raise a one-line error."""
+    """Find `model` on `hardware` (default: its first deployment) or raise a one-line error
+    naming the closest known name."""
     if model not in catalog.models:
-        raise SuiteError(
-            f"unknown model '{model}'; valid models: {', '.join(sorted(catalog.models))}"
-        )
+        raise SuiteError(f"unknown model '{model}'{closest(model, list(catalog.models))}; "
+                         f"valid models: {', '.join(sorted(catalog.models))}")
     entry = catalog.models[model]
     if hardware is not None and hardware not in catalog.hardware:
-        raise SuiteError(
-            f"unknown hardware '{hardware}'; valid profiles: {', '.join(sorted(catalog.hardware))}"
-        )
+        raise SuiteError(f"unknown hardware '{hardware}'"
+                         f"{closest(hardware, list(catalog.hardware))}; valid profiles: "
+                         f"{', '.join(sorted(catalog.hardware))}")
     for dep in entry.deployments:
         if hardware is None or dep.hardware == hardware:
             return Target(entry, catalog.hardware[dep.hardware], dep)

@@ -12,7 +12,7 @@ def serving_problem(endpoint: Endpoint, after: str) -> str | None:
     """None while `/health` is 200 and a small completion succeeds; else what went wrong,
     one line (a service that no longer answers is said to have died)."""
     try:
-        with http_client(endpoint, timeout_s=60.0) as http:
+        with http_client(endpoint) as http:
             health = http.get("/health")
             if health.status_code != 200:
                 return f"after {after}, /health answers HTTP {health.status_code}"

@@ -1,23 +1,100 @@
-"""Collect OpenAI streaming responses into the fields the suites compare."""
+"""Collect OpenAI streaming responses into the fields the suites compare.
+
+The stream-vs-whole checks read the raw server-sent events (`completion_stream`,
+`chat_stream`): the openai client ends a stream quietly where the server stopped, so only
+the raw events show whether it sent its terminating `data: [DONE]`, and nothing after it.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from deploy_helpers.client.endpoint import reasoning_of
+from deploy_helpers.client.endpoint import Endpoint, http_client, reasoning_of
+
+DONE = "[DONE]"
 
 
 @dataclass
 class StreamResult:
-    """What a stream carried: text, reasoning, every finish_reason seen, the final usage."""
+    """What a stream carried: text, reasoning, every finish_reason seen, the final usage, and
+    (read raw) what was wrong with its end."""
 
     text: str = ""
     reasoning: str = ""
     finish_reasons: list[str] = field(default_factory=list)
     usage: Any = None
     tool_call_fragments: dict[int, dict[str, str]] = field(default_factory=dict)
+    end_problems: list[str] = field(default_factory=list)
+
+
+class Chunk(SimpleNamespace):
+    """One streamed event's JSON with attribute access, like the openai client's chunks; a
+    field the event does not carry reads as None."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
+
+
+def _chunk(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Chunk(**{key: _chunk(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_chunk(item) for item in value]
+    return value
+
+
+def read_events(endpoint: Endpoint, path: str, args: dict[str, Any]
+                ) -> tuple[list[Chunk], list[str]]:
+    """POST the openai-style call `args` (its `extra_body` merged in) as a stream to `path`
+    and read the raw server-sent events: the data events before `data: [DONE]`, and one
+    line per problem with the stream's end (no [DONE], or data after it)."""
+    body = {key: value for key, value in args.items() if key != "extra_body"}
+    body = {**body, **args.get("extra_body", {}), "stream": True}
+    events: list[Chunk] = []
+    after: list[str] = []
+    done = False
+    with http_client(endpoint) as http, http.stream("POST", path, json=body) as response:
+        if response.status_code != 200:
+            response.read()
+            response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.strip() or line.startswith(":"):  # event separator, SSE comment
+                continue
+            payload = line.removeprefix("data:").strip()
+            if done:
+                after.append(line)
+            elif payload == DONE:
+                done = True
+            else:
+                events.append(_chunk(json.loads(payload)))
+    problems = [] if done else [f"the stream ended without data: {DONE} (after {len(events)} "
+                                "events): a client cannot tell it from a cut connection"]
+    if after:
+        problems.append(f"the stream sent {len(after)} line(s) after data: {DONE}, "
+                        f"e.g. {after[0][:120]!r}")
+    return events, problems
+
+
+def completion_stream(endpoint: Endpoint, args: dict[str, Any]) -> StreamResult:
+    """The `/v1/completions` call `args`, streamed, read raw and joined."""
+    events, problems = read_events(endpoint, "/v1/completions", args)
+    result = collect_completion_stream(events)
+    result.end_problems = problems
+    return result
+
+
+def chat_stream(endpoint: Endpoint, args: dict[str, Any]) -> StreamResult:
+    """The `/v1/chat/completions` call `args`, streamed, read raw and joined."""
+    events, problems = read_events(endpoint, "/v1/chat/completions", args)
+    result = collect_chat_stream(events)
+    result.end_problems = problems
+    return result
 
 
 def collect_completion_stream(chunks: Iterable[Any]) -> StreamResult:
@@ -59,7 +136,7 @@ def collect_chat_stream(chunks: Iterable[Any]) -> StreamResult:
 def stream_differences(stream: StreamResult, whole: Any, text: str, what: str) -> list[str]:
     """How `stream` differs from `whole`, the same greedy request answered at once, whose text
     is `text` (`what` names the route in the messages); empty when it does not."""
-    differences = []
+    differences = list(stream.end_problems)
     if stream.text != text:
         differences.append(f"streamed {what}text differs at temperature 0:\n stream: "
                            f"{stream.text!r}\n whole:  {text!r}")

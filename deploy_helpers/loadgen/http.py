@@ -64,8 +64,17 @@ class StreamConnection(asyncio.Protocol):
         if not self.done.done():
             self.done.set_result(self.parser.get_status_code())
 
-    async def request(self, raw: bytes) -> tuple[int, list[tuple[float, bytes]], float]:
-        """Send a raw request; return status, timestamped body pieces and the send time."""
+    def expire(self, timeout_s: float) -> None:
+        """End the request in flight: no complete reply came within `timeout_s`."""
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(HttpError(f"no complete reply within the request bound of "
+                                              f"{timeout_s:g} s (timed out)"))
+        self.transport.close()
+
+    async def request(self, raw: bytes, timeout_s: float | None = None
+                      ) -> tuple[int, list[tuple[float, bytes]], float]:
+        """Send a raw request; return status, timestamped body pieces and the send time
+        (an HttpError when no complete reply came within `timeout_s`)."""
         loop = asyncio.get_running_loop()
         self.pieces = []
         self.parts = []
@@ -73,7 +82,12 @@ class StreamConnection(asyncio.Protocol):
         self.done = loop.create_future()
         sent_at = time.perf_counter()
         self.transport.write(raw)
-        status = await self.done
+        timer = loop.call_later(timeout_s, self.expire, timeout_s) if timeout_s else None
+        try:
+            status = await self.done
+        finally:
+            if timer is not None:
+                timer.cancel()
         return status, self.pieces, sent_at
 
 

@@ -48,6 +48,7 @@ class LoadConfig:
     progress: bool = True
     seed: int = 0
     path: str = "/v1/completions"
+    request_timeout_s: float | None = None  # each request's bound (None: unbounded)
 
     def __post_init__(self) -> None:
         if self.request_rate is None and not self.concurrency:
@@ -98,7 +99,8 @@ class Driver:
             return
         record.sent_at = time.perf_counter()  # refined by request() when it sends
         try:
-            status, pieces, record.sent_at = await conn.request(raw)
+            status, pieces, record.sent_at = await conn.request(
+                raw, self.config.request_timeout_s)
         except HttpError as exc:
             record.error = str(exc)
             record.done_at = time.perf_counter()

@@ -20,7 +20,8 @@ from deploy_helpers.report.summary import HTML_FILE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
-ORDER = ("failed", "error", "no_floor", "waived", "xpassed", "xfailed", "skipped", "passed")
+ORDER = ("failed", "error", "not_run", "no_floor", "waived", "xpassed", "xfailed", "skipped",
+         "passed")
 SHOWN_STATS = ("median", "p99")  # the page's perf table; every statistic is in summary.json
 MEASUREMENT_KEYS = ("name", "value", "unit", "nodeid", "suite", "target", "outcome")
 

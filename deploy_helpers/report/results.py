@@ -3,7 +3,9 @@
 Outcomes: passed, failed (the check failed), error (its stage failed in setup or
 teardown), skipped, xfailed (a catalog-declared limitation behaved as declared),
 xpassed (a non-strict expected failure passed), waived (failed under a live waiver),
-no_floor (measured, but the catalog holds it to no floor yet: the run is incomplete).
+no_floor (measured, but the catalog holds it to no floor yet: the run is incomplete),
+not_run (it could not run: the service it needs died or hung, or its stage failed at an
+earlier test; its message is that cause).
 
 A test records a measurement as the user property `measurement:<name>` (a JSON object
 with at least `name`, `value` and `unit`; fixtures/report.py `record_measurement`); every
@@ -16,9 +18,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "waived", "no_floor")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "waived", "no_floor",
+            "not_run")
 MEASUREMENT = "measurement:"  # user property prefix of a recorded measurement
 NO_FLOOR = "no_floor"  # value of the `outcome` user property of a check that has no floor
+NOT_RUN = "not_run"  # value of the `outcome` user property of a test that could not run
+SERVICE_FAULT = "service_fault"  # user property: the watchdog's Fault (JSON) behind an outcome
 FAILING = ("failed", "error")
 DETAILS_LIMIT = 8000  # characters of a failure's full text kept in summary.json
 
@@ -63,7 +68,7 @@ def cause_line(message: str) -> str:
     for line in message.strip().splitlines():
         line = line.strip()
         if line:
-            for prefix in ("AssertionError: ", "Failed: ", "E   "):
+            for prefix in ("AssertionError: ", "Failed: ", "Skipped: ", "E   "):
                 line = line.removeprefix(prefix)
             return line
     return ""
@@ -85,8 +90,8 @@ def fold(phases: list[Phase]) -> TestResult:
             if phase.wasxfail is not None:
                 outcome = "waived" if "waived" in props else "xfailed"
                 message, details, failure = phase.wasxfail, phase.details, phase.message
-            elif props.get("outcome") == NO_FLOOR:
-                outcome, message = NO_FLOOR, phase.message
+            elif props.get("outcome") in (NO_FLOOR, NOT_RUN):
+                outcome, message = props["outcome"], phase.message
             else:
                 outcome, message = "skipped", phase.message
             break

@@ -67,6 +67,7 @@ def assemble(
     problems: list[str],
     redacted_files: list[str],
     simulated: dict[str, Any] | None = None,
+    service_faults: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The summary record of a run (see summary.schema.json and reports/README.md)."""
     return {
@@ -85,6 +86,7 @@ def assemble(
         "perf": [perf.without_samples(r) for r in perf_results],
         "measurements": measurements_table(results),
         "problems": problems,
+        "service_faults": service_faults or [],
         "artifacts": artifacts(run_dir),
         "redacted_files": redacted_files,
     }

@@ -5,8 +5,9 @@ PASS WITH WAIVERS: as PASS, except checks that failed under a live catalog waive
 INCOMPLETE: nothing failed, but some measurement has no floor to be judged by yet (the
 catalog sets none and no baseline was given): the run cannot sign the deployment off,
 and it did not find it faulty either.
-FAIL: any check failed or errored (including failures whose waiver expired), no check
-ran, the run was interrupted, or the report found a problem (e.g. an invalid perf file).
+FAIL: any check failed or errored (including failures whose waiver expired), could not run
+(its service died or hung, or its stage failed: one reason per cause), no check ran, the
+run was interrupted, or the report found a problem (e.g. an invalid perf file).
 
 A run on the Ascend twin gets the same verdict prefixed SIMULATED ("SIMULATED PASS" ...):
 it qualified the suite against simulated hosts and a stand-in model, and cannot be taken
@@ -51,6 +52,12 @@ def decide(
     failing = [r for r in results if r.outcome in ("failed", "error")]
     for result in failing:
         reasons.append(f"{result.outcome}: {result.nodeid}: {result.message}")
+    not_run: dict[str, int] = {}
+    for result in results:
+        if result.outcome == "not_run":
+            not_run[result.message] = not_run.get(result.message, 0) + 1
+    reasons.extend(f"not run: {n} test(s): {cause.removeprefix('not run: ')}"
+                   for cause, n in not_run.items())
     for waiver in waivers:
         if waiver["status"] == "expired" and waiver["failed"]:
             reasons.append(

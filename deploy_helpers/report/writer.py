@@ -38,6 +38,7 @@ def write_run_report(
     catalog_root: str | None,
     secrets: list[str],
     twin: dict[str, Any] | None = None,
+    service_faults: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Decide the verdict and write summary.json and report.html; return the summary.
 
@@ -72,6 +73,7 @@ def write_run_report(
         problems=problems,
         redacted_files=redacted,
         simulated=twin,
+        service_faults=service_faults,
     )
     record = _scrubbed(record, secrets)
     summary.write(run_dir, record)

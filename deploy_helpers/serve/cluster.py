@@ -54,7 +54,7 @@ def start_nodes(stack: Stack, run_dir: Path, log_dir: Path, command: NodeCommand
                 record_bring_up(run_dir, stack, argv, env, log, node=node_label(plan), **more)
                 proc = resources.enter_context(remote.running_remote(plan.address, argv, env,
                                                                      log))
-                nodes.append(WatchedNode(node_label(plan), proc.alive, log))
+                nodes.append(WatchedNode(node_label(plan), proc.alive, log, ended=proc.ended))
             wait_until_ready(stack, nodes)
         except BaseException:
             resources.close()

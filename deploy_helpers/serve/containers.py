@@ -23,6 +23,7 @@ from docker.models.containers import Container
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.paths import REPO_ROOT
 from deploy_helpers.serve.plan import ContainerSpec
+from deploy_helpers.serve.process import exit_cause
 from deploy_helpers.signals import sigterm_raises_interrupt
 
 LABEL = "llm-serving-acceptance"  # every container the suite starts carries this label
@@ -202,6 +203,25 @@ class ServingContainer:
         except docker.errors.NotFound:
             return None
         return self.container.attrs.get("State", {}).get("Pid") or None
+
+    def ended(self) -> str | None:
+        """How the serve process ended: the exec's exit code, else the container's (a
+        code above 128 is a signal, docker-init reports 128+N; OOMKilled is the kernel's
+        OOM killer); None while it runs."""
+        if self.alive():
+            return None
+        try:
+            if self.exec_id is not None:
+                state = self.container.client.api.exec_inspect(self.exec_id)
+            else:
+                self.container.reload()
+                state = self.container.attrs.get("State", {})
+        except docker.errors.NotFound:
+            return "was removed"
+        if state.get("OOMKilled"):
+            return "was killed by the kernel's OOM killer (OOMKilled)"
+        code = int(state.get("ExitCode") or 0)
+        return exit_cause(128 - code if code > 128 else code)
 
     def alive(self) -> bool:
         """True while the serve process runs (the exec, else the container's command)."""

@@ -22,7 +22,7 @@ class ExistingService:
     def alive(self) -> bool:
         """Whether /health answers 200."""
         try:
-            with http_client(self.endpoint, timeout_s=10.0) as http:
+            with http_client(self.endpoint) as http:
                 return http.get("/health").status_code == 200
         except httpx.HTTPError:
             return False
@@ -30,6 +30,10 @@ class ExistingService:
     def logs(self) -> list[Path]:
         """No logs: the suite does not run this deployment."""
         return []
+
+    def ended(self) -> tuple[str, Path] | None:
+        """Never known: the suite did not start its processes (only /health tells)."""
+        return None
 
     def stop(self) -> None:
         """Nothing: the suite did not start it."""

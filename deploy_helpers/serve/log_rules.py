@@ -35,3 +35,14 @@ def explain_failure(log_text: str) -> str | None:
         if re.search(rule.pattern, log_text):
             return rule.remedy
     return None
+
+
+def fatal_line(log_text: str) -> tuple[str, str] | None:
+    """The last line of `log_text` that the first matching rule matches, and its remedy:
+    the engine's own last words about why it died; None when no rule matches."""
+    lines = log_text.splitlines()
+    for rule in load_rules():
+        for line in reversed(lines):
+            if re.search(rule.pattern, line):
+                return line.strip(), rule.remedy
+    return None

@@ -32,6 +32,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def exit_cause(returncode: int | None) -> str | None:
+    """How a process ended, from its return code: 'exited with status N' or 'killed by
+    signal SIGKILL (9)'; None while it runs."""
+    if returncode is None:
+        return None
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "number"
+        return f"killed by signal {name} ({-returncode})"
+    return f"exited with status {returncode}"
+
+
 def tail(path: Path, lines: int = 25) -> str:
     """The last `lines` lines of a log file (empty if it does not exist)."""
     if not path.exists():
@@ -68,7 +82,7 @@ def wait_until_serving(
             except (httpx.TransportError, ValueError, KeyError):
                 pass
             time.sleep(1.0)
-    raise ServerStartError(_failure(f"not serving after {timeout_s:.0f} s", log))
+    raise ServerStartError(_failure(f"not serving after {timeout_s:g} s", log))
 
 
 def _failure(what: str, log: Path | None) -> str:
@@ -81,10 +95,12 @@ def _failure(what: str, log: Path | None) -> str:
 
 
 def stop_process_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
-    """SIGTERM the process group, wait `grace_s`, then SIGKILL whatever is left."""
+    """SIGTERM the process group (and SIGCONT, so that a stopped group handles it), wait
+    `grace_s`, then SIGKILL whatever is left."""
     if proc.poll() is None:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGCONT)
         with suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace_s)
     with suppress(ProcessLookupError):

@@ -70,6 +70,15 @@ class RemoteProcess:
         """True while the remote command runs (ssh exits when it does)."""
         return self.client.poll() is None
 
+    def ended(self) -> str | None:
+        """How the remote command ended, as its ssh client tells (the remote exit status;
+        255: ssh itself failed); None while it runs."""
+        code = self.client.poll()
+        if code is None:
+            return None
+        return "lost its ssh session (status 255)" if code == 255 else \
+            f"exited with status {code} (over ssh)"
+
     def pgid(self, wait_s: float = 0.0) -> int | None:
         """The remote process group id the wrapper reported, waiting up to `wait_s`."""
         deadline = time.monotonic() + wait_s

@@ -181,7 +181,7 @@ class Stack:
     def endpoint(self, log_path: Path | None = None) -> Endpoint:
         """The endpoint of this stack's service."""
         return Endpoint(self.base_url, self.served_model_name, api_key=self.options.api_key,
-                        log_path=log_path)
+                        log_path=log_path, bounds=self.target.hardware.serve.request_bounds)
 
     def flag(self, name: str, node: int = 0) -> FlagValue:
         """The value node `node` serves `name` with (any spelling), or None."""

@@ -105,15 +105,17 @@ def _parse_sum_file(path: Path, text: str) -> dict:
             "files": files}
 
 
-def load_manifest(path: Path) -> dict:
-    """Read a JSON manifest or a sha256sum/md5sum list, with its `origin`; one-line error when
-    unusable."""
+def load_manifest(path: Path, root: Path | None = None) -> dict:
+    """Read a JSON manifest or a sha256sum/md5sum list of the weights directory `root`
+    (default: the manifest's folder), with its `origin`; one-line error when unusable."""
     try:
         text = path.read_text()
     except FileNotFoundError:
+        root = root or path.parent
+        out = f" --out {path}" if path != root / MANIFEST_NAME else ""
         raise WeightsError(
             f"{path}: manifest not found: write one from the source's checksums, or for a "
-            f"trusted copy run python -m deploy_helpers weights manifest {path.parent}"
+            f"trusted copy run python -m deploy_helpers weights manifest {root}{out}"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise WeightsError(f"{path}: cannot read the manifest ({exc})") from None
@@ -171,7 +173,7 @@ def verify(
     """
     _require_dir(root)
     manifest_path = manifest_path or root / MANIFEST_NAME
-    manifest = load_manifest(manifest_path)
+    manifest = load_manifest(manifest_path, root)
     algorithm = manifest["algorithm"]
     problems: list[str] = []
     to_hash: dict[Path, tuple[str, dict]] = {}

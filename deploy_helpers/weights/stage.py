@@ -67,7 +67,7 @@ def check_weights(stack: Stack, settings: Settings, others: list[Node] = ()) -> 
     results = verify_target(stack.target, root, settings, stack.expected)
     remote = []
     if others and all(r.ok for r in results):
-        listed = load_manifest(manifest)
+        listed = load_manifest(manifest, root)
         for node in others:
             remote += [f"weights on {p}" for p in node_problems(node, listed)]
     return VerifiedWeights(stack, root, manifest, results, remote)

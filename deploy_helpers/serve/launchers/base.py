@@ -32,6 +32,8 @@ class WatchedNode:
     log: Path
     pid: Callable[[], int | None] = lambda: None  # its process on this machine, if any
     container: str | None = None  # the id of its container on this machine, if any
+    # how it ended ('exited with status 1', 'killed by signal SIGKILL (9)'), None while it runs
+    ended: Callable[[], str | None] = lambda: None
 
 
 @dataclass
@@ -61,6 +63,13 @@ class Service:
     def logs(self) -> list[Path]:
         """Every node's log, node 0 first."""
         return [node.log for node in self.nodes]
+
+    def ended(self) -> tuple[str, Path] | None:
+        """How the first node that no longer runs ended ('server killed by signal SIGKILL
+        (9)') and its log; None while every node runs."""
+        for node in self.dead_nodes():
+            return f"{node.name} {node.ended() or 'is no longer running'}", node.log
+        return None
 
     def local_pids(self) -> list[int]:
         """The deployment's processes on this machine (their children count as theirs)."""

@@ -64,7 +64,7 @@ class ContainerLauncher(Launcher):
                     containers.running_container(prepared.prepared, plan.container, argv, env,
                                                  log))
                 node = WatchedNode("container", running.alive, log, running.pid,
-                                   running.container.id)
+                                   running.container.id, ended=running.ended)
                 wait_until_ready(stack, [node])
             except BaseException:
                 resources.close()

@@ -14,7 +14,7 @@ from deploy_helpers.serve.launchers.base import (
     record_bring_up,
     serve_env,
 )
-from deploy_helpers.serve.process import start_process, stop_process_group
+from deploy_helpers.serve.process import exit_cause, start_process, stop_process_group
 from deploy_helpers.serve.readiness import wait_until_ready
 from deploy_helpers.signals import sigterm_raises_interrupt
 
@@ -39,7 +39,8 @@ class ProcessLauncher(Launcher):
             try:
                 proc = start_process(plan.argv, env, log)
                 resources.callback(stop_process_group, proc)
-                node = WatchedNode("server", lambda: proc.poll() is None, log, lambda: proc.pid)
+                node = WatchedNode("server", lambda: proc.poll() is None, log, lambda: proc.pid,
+                                   ended=lambda: exit_cause(proc.poll()))
                 wait_until_ready(stack, [node])
             except BaseException:
                 resources.close()
