@@ -302,3 +302,12 @@ def check_thinking_switch(root: Path, kwarg: str, suffix_on: str, suffix_off: st
             problems.append(f"{source}: with {kwarg}={value} the prompt ends "
                             f"{prompt[-40:]!r}, expected {suffix!r}")
     return problems
+
+
+def served_context(root: Path) -> int | None:
+    """The checkpoint's own context length (config.json max_position_embeddings), if any."""
+    try:
+        value = read_json(root / CONFIG).get("max_position_embeddings")
+    except ValueError:
+        return None
+    return value if isinstance(value, int) else None
