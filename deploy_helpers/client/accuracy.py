@@ -38,7 +38,7 @@ import yaml
 from deploy_helpers.catalog.schema import AccuracyTask, ThinkingSwitch
 from deploy_helpers.client.endpoint import API_KEY_ENV, REQUEST_TIMEOUT_S, Endpoint
 from deploy_helpers.client.scoring import shown_interval, wilson_interval
-from deploy_helpers.paths import PACKAGE
+from deploy_helpers.paths import PACKAGE, REPO_ROOT
 
 TASKS = PACKAGE / "tasks"
 ROUTES = {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
@@ -140,7 +140,10 @@ def score_tasks(endpoint: Endpoint, tasks: list[AccuracyTask], thinking: Thinkin
         return {}
     with tempfile.TemporaryDirectory(prefix="accuracy-") as scratch:
         out = Path(scratch) / "scores.json"
-        env = {**os.environ, "HF_DATASETS_CACHE": str(Path(scratch) / "datasets")}
+        # the worker imports this very package, whatever its working directory
+        path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "HF_DATASETS_CACHE": str(Path(scratch) / "datasets"),
+               "PYTHONPATH": path}
         env.pop(API_KEY_ENV, None)
         if endpoint.api_key:
             env[API_KEY_ENV] = endpoint.api_key
