@@ -12,7 +12,11 @@ import json
 import random
 import re
 import uuid
+from functools import cache
 from typing import Any
+
+from deploy_helpers.client import bfcl
+from deploy_helpers.paths import PACKAGE
 
 # defect name -> what it breaks (tests/test_feature_faults.py maps each to its check)
 FEATURE_DEFECTS: dict[str, str] = {
@@ -44,6 +48,10 @@ FEATURE_DEFECTS: dict[str, str] = {
     "graph_diverges": "greedy text differs when not in eager mode",
     "graph_mode_ignored": "the compiled mode runs (and logs) eager",
     "ignores_api_key": "/v1 requests without the API key, or with a wrong one, are served",
+    "wrong_capitals": "the accuracy task's questions get another country's capital",
+    "graph_wrong_capitals": "capitals are answered wrong when not in eager mode",
+    "completions_without_choices": "/v1/completions answers 200 without `choices`",
+    "bfcl_wrong_args": "BFCL questions get the due calls with wrong argument values",
 }
 
 CITIES = ("Paris", "Tokyo", "Berlin", "London")
@@ -199,3 +207,86 @@ def logprobs_error(body: dict[str, Any], chat: bool, defect: str | None) -> str 
         return None
     return (f"Requested sample logprobs of {wanted}, which is greater than max allowed: "
             f"{MAX_LOGPROBS}")
+
+
+# --------------------------------------------------------------------------- task scores
+
+
+@cache
+def _capitals() -> dict[str, str]:
+    """country -> capital of the shipped capitals task (the double knows every one)."""
+    rows = []
+    for name in ("capitals_test.jsonl", "capitals_fewshot.jsonl"):
+        text = (PACKAGE / "tasks" / name).read_text(encoding="utf-8")
+        rows += [json.loads(line) for line in text.splitlines() if line.strip()]
+    return {r["country"]: r["capital"] for r in rows}
+
+
+TASK_QUESTION = re.compile(r"capital of ([^?\n]+)\?\nA:\s*$")  # the capitals task's prompt end
+
+
+def capital_pieces(prompt: str, defect: str | None, eager: bool) -> list[str] | None:
+    """The answer to a capitals-task prompt (None for other prompts), with the defects."""
+    asked = TASK_QUESTION.search(prompt)
+    if asked is None or asked.group(1) not in _capitals():
+        return None
+    countries = list(_capitals())
+    country = asked.group(1)
+    if defect == "wrong_capitals" or (defect == "graph_wrong_capitals" and not eager):
+        country = countries[(countries.index(country) + 1) % len(countries)]
+    return re.findall(r"\s*\S+", " " + _capitals()[country])
+
+
+def _offered(names: list[str]) -> tuple[str, ...]:
+    return tuple(sorted(name.replace(".", "_") for name in names))
+
+
+@cache
+def _bfcl_cases() -> dict[tuple[str, tuple[str, ...]], bfcl.BfclCase]:
+    """The BFCL cases of the default categories by last user message and functions offered."""
+    return {(case.messages[-1]["content"], _offered([f["name"] for f in case.functions])): case
+            for category in bfcl.CATEGORIES[:5] for case in bfcl.load_category(category)}
+
+
+def _first(options: list[Any]) -> Any:
+    """The first acceptable value of a possible-answer list ("" means: may be omitted)."""
+    return next((_value(o) for o in options if o != ""), None)
+
+
+def _value(option: Any) -> Any:
+    """A possible-answer option as a plain value (nested dicts list alternatives again)."""
+    if isinstance(option, dict):
+        return {k: v for k, v in ((k, _first(alts)) for k, alts in option.items())
+                if v is not None}
+    if isinstance(option, list):
+        return [_value(item) for item in option]
+    return option
+
+
+def _wrong(value: Any) -> Any:
+    """A value no possible answer accepts."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 7
+    if isinstance(value, str):
+        return value[::-1] + "!"
+    return type(value)()
+
+
+def bfcl_calls(question: str, tools: list[dict[str, Any]], defect: str | None
+               ) -> list[tuple[str, dict[str, Any]]] | None:
+    """The calls a perfect model makes for a BFCL question with its functions (None: not a
+    BFCL question), names as offered ("." sent as "_"), with the defects applied."""
+    case = _bfcl_cases().get((question, _offered([t["function"]["name"] for t in tools])))
+    if case is None:
+        return None
+    calls = []
+    for due in case.ground_truth or []:
+        (name, params), = due.items()
+        args = {k: v for k, v in ((k, _first(alts)) for k, alts in params.items())
+                if v is not None}
+        if defect == "bfcl_wrong_args":
+            args = {k: _wrong(v) for k, v in args.items()}
+        calls.append((name.replace(".", "_"), args))
+    return calls

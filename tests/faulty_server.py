@@ -178,7 +178,8 @@ def render_chat(messages: list[dict[str, Any]], body: dict[str, Any] | None = No
 def generate(prompt: str, body: dict[str, Any]) -> tuple[list[str], str]:
     """Word pieces and finish_reason for a request, with defects applied."""
     max_tokens = int(body.get("max_tokens") or 16)
-    pieces = MODEL.continuation(prompt, wrong=defect("wrong_answer"))
+    pieces = ff.capital_pieces(prompt, STATE["defect"], CONFIG["eager"]) \
+        or MODEL.continuation(prompt, wrong=defect("wrong_answer"))
     if (rng := ff.sampling_rng(body, STATE["defect"])) is not None:
         pieces = [" " + rng.choice(STORY) for _ in range(24)]
     if defect("graph_diverges") and not CONFIG["eager"] and len(pieces) > 2:
@@ -342,6 +343,8 @@ async def completions(request: Request) -> Any:
     use = usage(len(MODEL.tokenize(prompt)), len(pieces))
     base = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion",
             "created": int(time.time()), "model": CONFIG["name"]}
+    if defect("completions_without_choices"):
+        return {**base, "usage": use}
     if not body.get("stream"):
         return {**base, "choices": [{"index": 0, "text": "".join(pieces),
                                      "finish_reason": finish, "logprobs": None}], "usage": use}
@@ -370,8 +373,9 @@ def _chat_turn(body: dict[str, Any], prompt: str) -> tuple[list[str], list[str],
     tools = body.get("tools") or []
     if (answer := ff.tool_result_answer(messages, active)) is not None:
         return [], re.findall(r"\s*\S+", answer), [], "stop"
-    calls = ff.planned_calls(last_user, tools, body.get("tool_choice", "auto"), active) \
-        if tools else []
+    due = ff.bfcl_calls(last_user, tools, active) if tools else None
+    calls = due if due is not None else \
+        ff.planned_calls(last_user, tools, body.get("tool_choice", "auto"), active) if tools else []
     if calls:
         forced = isinstance(body.get("tool_choice"), dict)
         finish = "stop" if forced or defect("finish_stop_on_tool_call") else "tool_calls"

@@ -33,7 +33,8 @@ from tests.faulty_features import FEATURE_DEFECTS
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "data" / "qwen3_like_chat_template.jinja"
 SUITES = ("suites/test_chat_templates.py", "suites/test_function_calls.py",
-          "suites/test_api_robustness.py", "suites/test_seed_policy.py")
+          "suites/test_api_robustness.py", "suites/test_seed_policy.py",
+          "suites/test_accuracy.py", "suites/test_bfcl.py")
 MODEL = "faulty-qwen3"
 NO_SWITCH_MODEL = "faulty-no-switch"
 
@@ -53,8 +54,18 @@ FAULTY_MODEL = {
         "tool_call_pass_rate": {"simple": 1.0, "multiple": 1.0, "parallel": 1.0,
                                 "irrelevance": 1.0},
         "robustness": {"storm_streams": 16, "short_after_storm_s": 2.0},
+        # the double answers every capital and every BFCL case right
+        "accuracy": [{"task": "capitals", "metric": "exact_match,strict-match", "samples": 20,
+                      "max_gen_toks": 8, "concurrency": 4, "baseline": 1.0,
+                      "threshold_points": 10, "source": "tests/faulty_server.py knows them"}],
+        "bfcl": {"samples_per_category": 4, "max_tokens": 64, "concurrency": 4,
+                 "pass_rate": {c: {"baseline": 1.0, "threshold_points": 10,
+                                   "source": "tests/faulty_server.py knows them"}
+                               for c in ("simple_python", "multiple", "parallel",
+                                         "parallel_multiple", "irrelevance")}},
     }],
 }
+NO_BASELINE_MODEL = "faulty-no-baseline"
 
 
 @dataclass
@@ -112,6 +123,12 @@ def feature_catalog(tmp_path_factory: pytest.TempPathFactory) -> FeatureCatalog:
             "faulty-seed-expired", known_issues=[{**waived, "expires": "2020-01-01"}]),
         # the catalog forgot the thinking switch its template has
         NO_SWITCH_MODEL: _model_variant(NO_SWITCH_MODEL),
+        # scores measured, but nothing to hold them to; a BFCL category the suite cannot ask
+        NO_BASELINE_MODEL: _model_variant(
+            NO_BASELINE_MODEL,
+            accuracy=[{"task": "capitals", "metric": "exact_match,strict-match", "samples": 8,
+                       "max_gen_toks": 8, "threshold_points": 10}],
+            bfcl={"samples_per_category": 2, "categories": ["simple_python", "simple_java"]}),
     }
     del models[NO_SWITCH_MODEL]["chat"]["thinking"]
     models[NO_SWITCH_MODEL]["family"] = "faulty"  # no family entry gives the switch back
@@ -187,6 +204,13 @@ GUARDS: dict[str, tuple[str, str]] = {
     "rejects_concurrency": ("max_num_seqs", "concurrent requests (--max-num-seqs) failed"),
     "ignores_seed": ("same_seed", "seed 1234 at temperature 1 gave different texts"),
     "seed_no_effect": ("different_seeds", "gave the same text"),
+    "wrong_capitals": ("accuracy_meets_baseline", "is below its floor 0.90 (baseline 1.00 - "
+                       "10 points"),
+    "completions_without_choices": ("accuracy_meets_baseline",
+                                    "capitals could not be scored: lm-eval raised KeyError"),
+    "bfcl_wrong_args": ("bfcl_pass_rate and simple_python",
+                        "simple_python: pass rate 0.00 (0/4, 95% CI 0.00-0.49) is below its "
+                        "floor 0.90"),
 }
 # defects proven through a bring-up of the faulty engine (not switchable at run time)
 BRING_UP_GUARDS: dict[str, tuple[str, str, str]] = {
@@ -196,6 +220,10 @@ BRING_UP_GUARDS: dict[str, tuple[str, str, str]] = {
                        "first diverging token"),
     "graph_mode_ignored": ("suites/test_graph_modes.py", "log_evidence",
                            "shows no evidence of the mode"),
+    # eager answers right, compiled wrong: the mode's score is held to eager's
+    "graph_wrong_capitals": ("suites/test_accuracy.py", "mode_matches_eager",
+                             "compiled: capitals exact_match,strict-match 0.00 (n=20, 95% CI "
+                             "0.00-0.16) is 100 points below eager's 1.00 (threshold 10 points)"),
     # the key is the run's own: a bring-up without --api-key gets a fresh one
     "ignores_api_key": ("suites/test_access.py", "without_the_key",
                         "it is served without its API key"),
@@ -349,3 +377,26 @@ def test_expired_seed_waiver_fails(feature_catalog, run_suites, monkeypatch) -> 
                      "-k", "same_seed")
     assert run.returncode == 1, run.output[-3000:]
     assert "expired 2020-01-01: this failure counts" in run.output, run.output[-3000:]
+
+
+def test_scores_without_baseline_are_no_floor(feature_server, feature_catalog,
+                                              run_suites) -> None:
+    run = run_suites("--endpoint", feature_server.base_url,
+                     *feature_catalog.args(NO_BASELINE_MODEL), "--served-model-name", MODEL,
+                     "suites/test_accuracy.py", "suites/test_bfcl.py", "-rs",
+                     "-k", "accuracy or simple_python")
+    assert run.returncode == 6, run.output[-3000:]  # INCOMPLETE: measured, nothing to judge by
+    assert "NO FLOOR: eager: capitals exact_match,strict-match 1.00 (n=8" in run.output
+    assert "gives capitals no baseline" in run.output, run.output[-3000:]
+    assert "NO FLOOR: simple_python: pass rate 1.00 (2/2" in run.output, run.output[-3000:]
+    assert "verdict: INCOMPLETE" in run.output, run.output[-3000:]
+
+
+def test_bfcl_category_it_cannot_ask_fails_in_one_line(feature_server, feature_catalog,
+                                                       run_suites) -> None:
+    run = run_suites("--endpoint", feature_server.base_url,
+                     *feature_catalog.args(NO_BASELINE_MODEL), "--served-model-name", MODEL,
+                     "suites/test_bfcl.py", "-k", "simple_java")
+    assert run.returncode == 1, run.output[-3000:]
+    assert "BFCL simple_java: not scored: BFCL category 'simple_java' is not a single-turn " \
+           "Python category" in run.output, run.output[-3000:]

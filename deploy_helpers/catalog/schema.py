@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -138,6 +138,8 @@ class DeploymentDefaults(Strict):
     robustness: dict[str, float] = {}
     perf: list[PerfFloor] = []
     tool_call_pass_rate: dict[str, float] = {}
+    accuracy: list[AccuracyTask] = []
+    bfcl: Bfcl | None = None
     known_issues: list[KnownIssue] = []
 
 
@@ -283,6 +285,136 @@ class PerfFloor(Floors):
         return self.name
 
 
+class Baseline(Strict):
+    """A score a deployment must keep: the baseline, how far below it a run may fall
+    (percentage points, or relative), and where the number comes from. Scores are
+    fractions (0.66 = 66 %)."""
+
+    baseline: float = Field(ge=0, le=1, description="the score to keep, as a fraction")
+    threshold_points: float | None = Field(
+        None, ge=0, le=100, description="a run may score this many percentage points lower")
+    rtol: float | None = Field(
+        None, ge=0, le=1, description="a run may score this fraction of the baseline lower")
+    source: str = Field(description="where the baseline comes from: a measured run (date, "
+                                    "score, samples) or a published file and commit")
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Baseline:
+        if (self.threshold_points is None) == (self.rtol is None):
+            raise ValueError("give exactly one of threshold_points and rtol")
+        return self
+
+    @property
+    def floor(self) -> float:
+        """The lowest score that passes."""
+        if self.rtol is not None:
+            return self.baseline * (1 - self.rtol)
+        return self.baseline - (self.threshold_points or 0) / 100
+
+    @property
+    def tolerance(self) -> str:
+        """The threshold in words, for messages."""
+        if self.rtol is not None:
+            return f"rtol {self.rtol:g}"
+        return f"{self.threshold_points:g} points"
+
+
+class AccuracyTask(Strict):
+    """An lm-eval task scored over the served endpoint, and the baselines it is held to.
+
+    `task` names a task shipped with the suite (deploy_helpers/tasks/) or one of lm-eval's
+    own (gsm8k ...; its data from the hub, or from a local copy given in `dataset`).
+    `baseline` (with `threshold_points` or `rtol` and `source`) holds every graph mode,
+    `graph_modes` gives a mode its own where it differs; a task without one is measured
+    and reported as NO FLOOR. The threshold also bounds how far a mode may score below
+    eager's.
+    """
+
+    task: str
+    metric: str = Field(description="lm-eval result key: metric,filter (exact_match,strict-match)")
+    api: Literal["completions", "chat"] = Field(
+        "completions", description="/v1/completions (lm-eval local-completions) or "
+                                   "/v1/chat/completions with the chat template applied")
+    samples: int | None = Field(None, ge=1, description="first N documents (None: all)")
+    num_fewshot: int | None = Field(None, ge=0, description="None: the task's own")
+    max_gen_toks: int = Field(ge=1, description="generation limit per answer: thinking "
+                                                "models need room for their thoughts")
+    max_length: int = Field(2048, description="lm-eval's context bound for tokenized "
+                                              "requests: prompt + max_gen_toks must fit")
+    concurrency: int = Field(1, ge=1, description="requests in flight (lm-eval num_concurrent)")
+    tokenizer: Literal["none", "remote"] = Field(
+        "none", description="lm-eval tokenizer_backend: none (generate_until tasks, prompts sent "
+        "as text) or remote (the server's /tokenize; vLLM --enable-tokenizer-info-endpoint), "
+        "which multiple_choice tasks need")
+    thinking: bool = Field(False, description="chat: the model's thinking switch, if it has one")
+    chance: float = Field(0.0, ge=0, le=1, description="the score of answers at random")
+    dataset: dict[str, Any] = Field(
+        {}, description="task config overrides for a local copy of the data: dataset_path, "
+                        "dataset_name, dataset_kwargs (data_files with absolute paths)")
+    baseline: float | None = Field(None, ge=0, le=1)
+    threshold_points: float | None = Field(None, ge=0, le=100)
+    rtol: float | None = Field(None, ge=0, le=1)
+    source: str = ""
+    graph_modes: dict[str, Baseline] = Field(
+        {}, description="graph mode -> its own baseline, where it differs from `baseline`")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _baseline_complete(self) -> AccuracyTask:
+        if self.threshold_points is not None and self.rtol is not None:
+            raise ValueError("give one of threshold_points and rtol, not both")
+        if self.baseline is not None:
+            Baseline(baseline=self.baseline, threshold_points=self.threshold_points,
+                     rtol=self.rtol, source=self.source)  # the same rules
+            if not self.source:
+                raise ValueError("a baseline needs its source")
+        if self.max_gen_toks >= self.max_length:
+            raise ValueError(f"max_gen_toks {self.max_gen_toks} leaves no room for the prompt "
+                             f"within max_length {self.max_length}")
+        return self
+
+    @property
+    def id(self) -> str:
+        """Test id of the task."""
+        return self.task
+
+    def baseline_for(self, mode: str | None) -> Baseline | None:
+        """The baseline `mode` is held to: its own, else the task's, else None."""
+        if mode in self.graph_modes:
+            return self.graph_modes[mode]
+        if self.baseline is None:
+            return None
+        return Baseline(baseline=self.baseline, threshold_points=self.threshold_points,
+                        rtol=self.rtol, source=self.source)
+
+    def below(self, score: float, reference: float) -> bool:
+        """Whether `score` falls beyond the threshold below `reference` (a mode against eager's
+        score); False when the task sets no threshold."""
+        if self.rtol is not None:
+            return score < reference * (1 - self.rtol)
+        if self.threshold_points is not None:
+            return score < reference - self.threshold_points / 100
+        return False
+
+
+class Bfcl(Strict):
+    """Function calling scored with bfcl-eval's dataset and AST checker.
+
+    A sampled subset of each category (evenly spaced over its cases) is asked through
+    `tools` / `tool_choice` like a real client; `pass_rate` holds a category to its
+    baseline; a category without one is measured and reported as NO FLOOR.
+    """
+
+    categories: list[str] = ["simple_python", "multiple", "parallel", "parallel_multiple",
+                             "irrelevance"]
+    samples_per_category: int = Field(20, ge=1)
+    tool_choice: Literal["auto", "required"] = "auto"
+    max_tokens: int = Field(512, ge=1, description="per answer: a prose answer ends there")
+    concurrency: int = Field(1, ge=1)
+    pass_rate: dict[str, Baseline] = Field({}, description="category -> baseline")
+    note: str = ""
+
+
 class KnownIssue(Strict):
     """A catalog-declared limitation: a strict xfail or a waiver with an expiry.
 
@@ -330,6 +462,9 @@ class Deployment(Strict):
     robustness: dict[str, float] = Field(
         {}, description="bounds for robustness checks, e.g. short_after_storm_s"
     )
+    accuracy: list[AccuracyTask] = Field([], description="task scores and their baselines")
+    bfcl: Bfcl = Field(default_factory=lambda: Bfcl(),
+                       description="BFCL categories, sample sizes and pass-rate baselines")
     known_issues: list[KnownIssue] = []
 
 

@@ -1,7 +1,9 @@
-"""The fixed workload a graph mode is qualified with: greedy answers (as tokens) and TPOT.
+"""The fixed workload a graph mode is qualified with: greedy answers (as tokens), TPOT and,
+where the run checks accuracy, the catalog's task scores (deploy_helpers/client/accuracy.py).
 
 Each mode's service runs the same workload; the graph-mode suite then compares a mode's
-greedy tokens with eager's and its TPOT as a ratio to eager's, measured in the same run.
+greedy tokens with eager's and its TPOT as a ratio to eager's, measured in the same run,
+and the accuracy suite its scores with its baselines and with eager's.
 TPOT follows vLLM's definition: (E2E - TTFT) / (output tokens - 1), TTFT being the first
 chunk with non-empty text.
 """
@@ -13,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from deploy_helpers.catalog.schema import ThinkingSwitch
+from deploy_helpers.client.accuracy import TaskScore
 from deploy_helpers.client.endpoint import Endpoint, openai_client, thinking_switch
 
 GREEDY_PROMPTS = (
@@ -37,13 +40,15 @@ class GreedyAnswer:
 
 @dataclass
 class ModeRun:
-    """What one graph mode's bring-up showed: its log, answers and TPOT, or its error."""
+    """What one graph mode's bring-up showed: its log, answers, TPOT and task scores (by
+    task name), or its error."""
 
     mode: str
     log: str = ""
     answers: list[GreedyAnswer] = field(default_factory=list)
     tpot_s: float | None = None
     tpot_error: str | None = None
+    scores: dict[str, TaskScore] = field(default_factory=dict)
     error: str | None = None
 
 

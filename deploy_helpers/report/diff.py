@@ -1,11 +1,12 @@
-"""Compare two runs (release qualification): outcomes that changed, figures that moved."""
+"""Compare two runs (release qualification): outcomes that changed, figures that moved,
+task scores and pass rates that moved."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy_helpers.report import perf
+from deploy_helpers.report import perf, scores
 
 PASSING = ("passed", "xfailed", "xpassed", "waived", "skipped")
 HIGHER_IS_BETTER = ("output_tok_s",)
@@ -19,11 +20,13 @@ class RunDiff:
     perf: list[dict[str, Any]] = field(default_factory=list)
     fingerprint: list[dict[str, Any]] = field(default_factory=list)
     measurements: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def regressions(self) -> int:
-        """Checks that stopped passing plus figures that got worse beyond the tolerance."""
-        return sum(1 for changes in (self.outcomes, self.perf, self.measurements)
+        """Checks that stopped passing, figures that got worse beyond the tolerance, and
+        scores that fell below the other run's interval."""
+        return sum(1 for changes in (self.outcomes, self.perf, self.measurements, self.scores)
                    for c in changes if c["change"] == "regressed")
 
 
@@ -91,8 +94,9 @@ def _measurement_change(old: Any, new: Any, better: str | None, tolerance: float
 
 def _measurements(a: dict, b: dict, tolerance: float) -> list[dict[str, Any]]:
     """Measurements (pass rates, TPOT ratios, post-storm time, survival) that moved."""
-    def by_key(summary: dict) -> dict[str, dict[str, Any]]:
-        return {f"{m['nodeid']}|{m['name']}": m for m in summary.get("measurements", [])}
+    def by_key(summary: dict) -> dict[str, dict[str, Any]]:  # scores are compared apart
+        return {f"{m['nodeid']}|{m['name']}": m for m in summary.get("measurements", [])
+                if m.get("kind") not in scores.KINDS}
 
     before, after = by_key(a), by_key(b)
     moved = []
@@ -102,6 +106,31 @@ def _measurements(a: dict, b: dict, tolerance: float) -> list[dict[str, Any]]:
         if change:
             moved.append({"measurement": key, "before": old, "after": new, "change": change,
                           "unit": after[key]["unit"]})
+    return moved
+
+
+def _outside(value: float, interval: list[float] | None) -> bool:
+    return interval is not None and not interval[0] <= value <= interval[1]
+
+
+def _scores(a: dict, b: dict) -> list[dict[str, Any]]:
+    """Scores in both runs that moved: `regressed` / `improved` when each run's score lies
+    outside the other's 95 % interval, `within noise` when either lies inside it."""
+    before = {scores.key(m): m for m in scores.scores_of(a)}
+    after = {scores.key(m): m for m in scores.scores_of(b)}
+    moved = []
+    for key in sorted(before.keys() & after.keys()):
+        old, new = before[key], after[key]
+        delta = new["value"] - old["value"]
+        if abs(delta) < 1e-9:
+            continue
+        beyond = _outside(new["value"], old.get("interval")) and _outside(
+            old["value"], new.get("interval"))
+        change = ("improved" if delta > 0 else "regressed") if beyond else "within noise"
+        moved.append({"score": f"{new.get('target')} {scores.label(new)} {new.get('metric')}",
+                      "before": old["value"], "after": new["value"],
+                      "change_points": round(100 * delta, 1), "change": change,
+                      "samples": [old.get("samples"), new.get("samples")]})
     return moved
 
 
@@ -125,7 +154,7 @@ def _fingerprint(a: dict, b: dict) -> list[dict[str, Any]]:
 def diff(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.05) -> RunDiff:
     """Compare summaries `a` (before) and `b` (after); `tolerance` is a fraction (0.05 = 5%)."""
     return RunDiff(_outcomes(a, b), _perf(a, b, tolerance), _fingerprint(a, b),
-                   _measurements(a, b, tolerance))
+                   _measurements(a, b, tolerance), _scores(a, b))
 
 
 def as_text(result: RunDiff, a: dict, b: dict, tolerance: float) -> str:
@@ -143,6 +172,10 @@ def as_text(result: RunDiff, a: dict, b: dict, tolerance: float) -> str:
     lines.append(f"measurements beyond {tolerance:.0%} ({len(result.measurements)}):")
     lines += [f"  {m['change']:<9} {m['measurement']}: {m['before']} -> {m['after']} {m['unit']}"
               for m in result.measurements] or ["  none"]
+    lines.append(f"scores that moved ({len(result.scores)}):")
+    lines += [f"  {m['change']:<12} {m['score']}: {m['before']:.3f} -> {m['after']:.3f} "
+              f"({m['change_points']:+.1f} points, n {m['samples'][0]} / {m['samples'][1]})"
+              for m in result.scores] or ["  none"]
     lines.append(f"fingerprint differences ({len(result.fingerprint)}):")
     lines += [f"  {f['key']}: {f['before']} -> {f['after']}" for f in result.fingerprint] or [
         "  none"]

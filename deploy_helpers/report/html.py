@@ -16,6 +16,7 @@ import jinja2
 from deploy_helpers.report import perf
 from deploy_helpers.report.fingerprint import HOST_KEYS
 from deploy_helpers.report.redact import scrub_text
+from deploy_helpers.report.scores import label, scores_of
 from deploy_helpers.report.summary import HTML_FILE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -51,9 +52,10 @@ def by_suite(tests: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 def render(summary: dict[str, Any], perf_results: list[dict[str, Any]]) -> str:
     """The HTML page of a summary; `perf_results` carry the samples the plots need."""
-    from deploy_helpers.report.plots import perf_plots  # matplotlib only when rendering
+    from deploy_helpers.report.plots import perf_plots, scores_plot  # matplotlib: rendering only
 
     tests = summary["tests"]
+    scores = scores_of(summary)
     return _environment().get_template(TEMPLATE).render(
         s=summary,
         failures=[t for t in tests if t["outcome"] in ("failed", "error")],
@@ -65,6 +67,9 @@ def render(summary: dict[str, Any], perf_results: list[dict[str, Any]]) -> str:
         shown_stats=SHOWN_STATS,
         measurement_keys=MEASUREMENT_KEYS,
         plots=perf_plots(perf_results),
+        scores=scores,
+        score_label=label,
+        scores_png=scores_plot(scores),
     )
 
 

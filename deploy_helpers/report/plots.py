@@ -1,4 +1,4 @@
-"""Performance plots for report.html, as base64 PNG (the page stays self-contained)."""
+"""Performance and score plots for report.html, as base64 PNG (the page stays self-contained)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,32 @@ def perf_plots(results: list[dict[str, Any]]) -> list[dict[str, str]]:
     if sweep:
         plots.append({"title": "Throughput vs concurrency", "png": sweep})
     return plots
+
+
+def scores_plot(scores: list[dict[str, Any]]) -> str | None:
+    """Each score with its 95 % interval, its floor (|) and chance (x); None without scores."""
+    from deploy_helpers.report.scores import label
+
+    if not scores:
+        return None
+    with_target = len({s.get("target") for s in scores}) > 1
+    names = [f"{s.get('target')}  {label(s)}" if with_target else label(s) for s in scores]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(scores) + 1.2))
+    for row, score in enumerate(scores):
+        value = score["value"]
+        color = {"passed": "tab:green", "failed": "tab:red", "waived": "tab:orange"}.get(
+            score.get("outcome"), "tab:gray")
+        low, high = score.get("interval") or (value, value)
+        ax.errorbar(value, row, xerr=[[value - low], [high - value]], fmt="o", color=color,
+                    capsize=3)
+        if score.get("floor") is not None:
+            ax.plot(score["floor"], row, "|", color="black", markersize=14)
+        if score.get("chance") is not None:
+            ax.plot(score["chance"], row, "x", color="tab:gray")
+    ax.set_yticks(range(len(scores)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlabel("score / pass rate (dot: measured with 95% interval, |: floor, x: chance)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title("Task scores and BFCL pass rates", fontsize=10)
+    return _png(fig)
