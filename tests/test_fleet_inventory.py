@@ -151,7 +151,7 @@ def test_model_option_qualifies_it_on_every_unit() -> None:
         ),
         (
             {"suite_model": "smollm2-135m", "suite_hardware": "tpu"},
-            r"unknown hardware 'tpu'; valid profiles:",
+            r"unknown hardware 'tpu' \(did you mean 'cpu'\?\); valid profiles:",
         ),
         (
             {"suite_model": "qwen2.5-7b", "suite_hardware": "cpu"},

@@ -2,8 +2,8 @@
 
 A unit's outcome, worst first: unreachable; no suite (or not the controller's version) on
 it; a stage whose suite never reported (crashed, killed, timed out before summary.json);
-a stage that failed (its suite exited non-zero, or its verdict is neither PASS nor PASS
-WITH WAIVERS); not run (the run
+a stage that failed (its suite refused its input with a usage error, exited non-zero, or
+its verdict is neither PASS nor PASS WITH WAIVERS); not run (the run
 stopped before its serving stage); else the worst verdict of its two stages.
 """
 
@@ -26,6 +26,7 @@ UNITS_DIR = "units"
 UNREACHABLE, NO_SUITE, VERSION_MISMATCH = "unreachable", "no suite", "suite version mismatch"
 NEVER_REPORTED, FAILED, NOT_RUN = "never reported", "failed", "not run"
 TIMEOUT_RC = 124  # coreutils `timeout`: the stage ran out of time
+USAGE_RC = 4  # pytest's usage error: the suite refused its input before any bring-up
 
 
 @dataclass
@@ -126,6 +127,9 @@ def stage_result(fleet_dir: Path, unit: Unit, stage: str, events: ev.Events) -> 
             summary = run_summary.load(folder)
         except SuiteError as exc:
             result.reasons = [f"its report is unreadable: {exc}"]
+    if summary is None and task.rc == USAGE_RC and _tail(task):
+        result.reasons = [f"the {stage} suite refused its input: {_tail(task)}"]
+        return result
     if summary is None:
         said = _tail(task)
         result.state = NEVER_REPORTED
