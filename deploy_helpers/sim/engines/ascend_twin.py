@@ -197,14 +197,17 @@ def _redacted(argv: list[str], args: argparse.Namespace | None) -> list[str]:
     return out
 
 
-def exec_cpu_engine(cli_argv: list[str], env: dict[str, str], environ: Mapping[str, str],
-                    args: argparse.Namespace | None) -> int:
-    """Exec vLLM 0.32's CLI with `cli_argv` and `env` set, or only say so under dry run.
+def exec_cpu_engine(cli_argv: list[str], tail: list[str], env: dict[str, str],
+                    environ: Mapping[str, str], args: argparse.Namespace | None) -> int:
+    """Exec vLLM 0.32's CLI with `cli_argv` + `tail` and `env` set, or say so under dry run.
 
     Prints the argv (secrets redacted) and the variables the twin set; with
     ASCEND_TWIN_DRY_RUN=1 it returns 0 instead of exec'ing.
     """
-    argv = [sys.executable, os.path.join(HERE, "ascend_twin.py"), *cli_argv]
+    argv = [sys.executable, os.path.join(HERE, "ascend_twin.py"), *cli_argv, *tail]
+    if tail:
+        twin(f"appended to the deployment's flags: {' '.join(tail)} (vLLM keeps a flag's last "
+             "value and warns 'Found duplicate keys')")
     twin(f"CPU engine argv: {json.dumps(_redacted(argv, args))}")
     twin(f"CPU engine env set by the twin: {json.dumps(env, sort_keys=True)}")
     if environ.get(DRY_RUN_ENV) == "1":

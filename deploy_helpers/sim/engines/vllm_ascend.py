@@ -131,7 +131,7 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
     log("INFO", "__init__.py:207", "Platform plugin ascend is activated")
     if argv[1:2] != ["serve"]:
         twin("not `serve`: vLLM's CLI runs the arguments unchanged")
-        return ascend_twin.exec_cpu_engine(argv[1:], {}, environ, None)
+        return ascend_twin.exec_cpu_engine(argv[1:], [], {}, environ, None)
     top, serve = ascend_twin.serve_parser(os.path.basename(argv[0]))
     add_ascend_quantization(serve)
     args = ascend_twin.parse_serve(top, argv[1:])
@@ -166,7 +166,7 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
     else:
         mode = "ACL Graph, PIECEWISE (the default)"
     cpu = ascend_twin.fold_for_cpu(args, serve, config, environ, mode)
-    return ascend_twin.exec_cpu_engine(argv[1:] + tail + cpu.tail, cpu.env, environ, args)
+    return ascend_twin.exec_cpu_engine(argv[1:], tail + cpu.tail, cpu.env, environ, args)
 
 
 if __name__ == "__main__":

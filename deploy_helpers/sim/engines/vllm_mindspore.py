@@ -146,7 +146,7 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
          f"when unset: {', '.join(f'{k}={v}' for k, v in env.items()) or 'none (all set)'}")
     if argv[1:2] != ["serve"]:
         twin("not `serve`: vLLM's CLI runs the arguments unchanged")
-        return ascend_twin.exec_cpu_engine(argv[1:], env, environ, None)
+        return ascend_twin.exec_cpu_engine(argv[1:], [], env, environ, None)
     top, serve = ascend_twin.serve_parser(os.path.basename(argv[0]))
     args = ascend_twin.parse_serve(top, argv[1:])
     config = ascend_twin.checkpoint_config(args.model)
@@ -158,7 +158,7 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
     if dtype != str(config.get("torch_dtype") or config.get("dtype")):
         twin(f"dtype: the 310P engine serves torch.{dtype}; the CPU engine serves the "
              "checkpoint's own dtype (--dtype as given)")
-    return ascend_twin.exec_cpu_engine(argv[1:] + cpu.tail, {**env, **cpu.env}, environ, args)
+    return ascend_twin.exec_cpu_engine(argv[1:], cpu.tail, {**env, **cpu.env}, environ, args)
 
 
 if __name__ == "__main__":
