@@ -57,10 +57,14 @@ engine_recipe=$( { cat "$0" "$here/engine.Dockerfile"
 build_engine() {
   # The base's own site-packages is not on the venv's path (pyvenv.cfg:
   # include-system-site-packages = false) and its test/ is CPython's test suite: both left out.
-  tar -c -C / \
-    --exclude="${python_home#/}/lib/$pyver/site-packages" \
-    --exclude="${python_home#/}/lib/$pyver/test" \
-    "${python_home#/}" "${venv#/}" -C "$here" engine.Dockerfile |
+  # tar's status 1 ("file changed as we read it": the venv is live) is no failure; the recipe
+  # was hashed before, so a package set changed meanwhile rebuilds on the next run.
+  { status=0
+    tar -c -C / \
+      --exclude="${python_home#/}/lib/$pyver/site-packages" \
+      --exclude="${python_home#/}/lib/$pyver/test" \
+      "${python_home#/}" "${venv#/}" -C "$here" engine.Dockerfile || status=$?
+    [ "$status" -le 1 ] || exit "$status"; } |
     DOCKER_BUILDKIT=0 docker build -q -f engine.Dockerfile \
       --build-arg RUNTIME="$runtime_tag" --build-arg PYTHON_HOME="$python_home" \
       --build-arg VENV="$venv" --label "$label=$engine_recipe" \
@@ -75,7 +79,7 @@ build_shim() {  # TAG COMMAND SHIM RECIPE: the engine base plus SHIM as /usr/loc
   { echo "#!$venv/bin/python"; tail -n +2 "$3"; } >"$context/$2"
   chmod 0755 "$context/$2"
   cp "$engines/ascend_twin.py" "$here/shim.Dockerfile" "$context/"
-  DOCKER_BUILDKIT=0 docker build -q -f shim.Dockerfile --build-arg ENGINE="$engine_tag" \
+  DOCKER_BUILDKIT=0 docker build -q -f "$context/shim.Dockerfile" --build-arg ENGINE="$engine_tag" \
     --build-arg COMMAND="$2" --label "$label=$4" \
     --label org.opencontainers.image.description="Ascend twin: $2 simulated on vLLM CPU" \
     -t "$1" "$context" >/dev/null
