@@ -56,8 +56,12 @@ if [ "$(id -u)" = 0 ]; then
 from deploy_helpers.catalog.loader import load_catalog
 print(load_catalog().hardware["cpu-container"].container.image[platform.machine()])')
   deploy_helpers/images/vllm-cpu/build.sh "$image"
+  # The Ascend twin's images, on top of that one (the engine shims of deploy_helpers/sim/engines
+  # with this venv copied in), tagged as seeds 000 and 003 name them; skipped when unchanged.
+  log "Ascend twin images"
+  deploy_helpers/images/ascend-twin/build.sh .venv
 else
-  log "not root: skipping dockerd and the container image (the cpu-container profile needs both)"
+  log "not root: skipping dockerd and the container images (the cpu-container profile and the Ascend twin need them)"
 fi
 
 log "set-up done"
