@@ -11,11 +11,28 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-SUITES = ("test_host", "test_weights", "test_graph_modes", "test_completions", "test_chat",
-          "test_chat_templates", "test_function_calls", "test_api_robustness", "test_access",
-          "test_seed_policy", "test_performance")
-TWIN_ONLY = ("/usr/local/Ascend", "/etc/hccn.conf", "/etc/ascend-twin.json", "/home/ckpt",
-             "/opt/data/weights", "/dev/davinci0", "/usr/local/bin/npu-smi")
+SUITES = (
+    "test_host",
+    "test_weights",
+    "test_graph_modes",
+    "test_completions",
+    "test_chat",
+    "test_chat_templates",
+    "test_function_calls",
+    "test_api_robustness",
+    "test_access",
+    "test_seed_policy",
+    "test_performance",
+)
+TWIN_ONLY = (
+    "/usr/local/Ascend",
+    "/etc/hccn.conf",
+    "/etc/ascend-twin.json",
+    "/home/ckpt",
+    "/opt/data/weights",
+    "/dev/davinci0",
+    "/usr/local/bin/npu-smi",
+)
 
 
 def problems(run: Path) -> list[str]:

@@ -48,13 +48,14 @@ def make_files(root: Path, total_bytes: int, count: int) -> list[Path]:
 
 def run_tool(argv: list[str], files: list[Path]) -> dict[Path, str]:
     """Digests printed by `sha256sum` (`DIGEST  FILE`) or `openssl dgst` (`...(FILE)= DIGEST`)."""
-    out = subprocess.run([*argv, *map(str, files)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [*argv, *map(str, files)], capture_output=True, text=True, check=True
+    ).stdout
     digests = {}
     for line in out.splitlines():
         if line.startswith(("SHA2-256(", "SHA256(")):
             head, digest = line.rsplit("= ", 1)
-            name = head[head.index("(") + 1:-1]
+            name = head[head.index("(") + 1 : -1]
         else:
             digest, name = line.split(maxsplit=1)
         digests[Path(name.lstrip("*"))] = digest
@@ -82,15 +83,20 @@ def main() -> int:
             print(f"writing {args.files} files, {args.size_gb} GB in {tmp} ...", flush=True)
             files = make_files(tmp, int(args.size_gb * 1e9), args.files)
         total = sum(p.stat().st_size for p in files)
-        print(f"{len(files)} files, {total / 1e9:.2f} GB, {os.cpu_count()} CPUs, "
-              f"{args.workers} workers", flush=True)
+        print(
+            f"{len(files)} files, {total / 1e9:.2f} GB, {os.cpu_count()} CPUs, "
+            f"{args.workers} workers",
+            flush=True,
+        )
         reference = hash_files(files, workers=args.workers, progress=False)  # warms the cache
 
         methods: dict[str, Callable[[], dict[Path, str]]] = {
             f"ours, {args.workers} threads": lambda: hash_files(
-                files, workers=args.workers, progress=False),
+                files, workers=args.workers, progress=False
+            ),
             f"ours, {args.workers} processes": lambda: hash_files(
-                files, workers=args.workers, use_processes=True, progress=False),
+                files, workers=args.workers, use_processes=True, progress=False
+            ),
             "ours, 1 thread": lambda: hash_files(files, workers=1, progress=False),
             "openssl dgst -sha256": lambda: run_tool(["openssl", "dgst", "-sha256"], files),
             "sha256sum": lambda: run_tool(["sha256sum"], files),
@@ -111,22 +117,35 @@ def main() -> int:
         manifest = Path(tempfile.mkdtemp(prefix="hash-bench-m-")) / "manifest.json"
         cache = manifest.with_name("cache.json")
         try:
-            manifest.write_text(json.dumps(
-                {"algorithm": "sha256", "files": {
-                    p.relative_to(root).as_posix(): {"size": p.stat().st_size,
-                                                     "digest": reference[p]}
-                    for p in files}}))
+            manifest.write_text(
+                json.dumps(
+                    {
+                        "algorithm": "sha256",
+                        "files": {
+                            p.relative_to(root).as_posix(): {
+                                "size": p.stat().st_size,
+                                "digest": reference[p],
+                            }
+                            for p in files
+                        },
+                    }
+                )
+            )
             weights.verify(root, manifest, cache_path=cache, progress=False)
             start = time.perf_counter()
             problems = weights.verify(root, manifest, cache_path=cache, progress=False)
             cached = time.perf_counter() - start
         finally:
             shutil.rmtree(manifest.parent)
-        print(f"cached re-verify of the same tree: {cached:.3f} s "
-              f"({'verified' if not problems else problems[0]})")
+        print(
+            f"cached re-verify of the same tree: {cached:.3f} s "
+            f"({'verified' if not problems else problems[0]})"
+        )
         ours = best[f"ours, {args.workers} threads"]
-        print(f"hash throughput ratio (ours / openssl dgst -sha256): "
-              f"{best['openssl dgst -sha256'] / ours:.2f}")
+        print(
+            f"hash throughput ratio (ours / openssl dgst -sha256): "
+            f"{best['openssl dgst -sha256'] / ours:.2f}"
+        )
         return 0
     finally:
         if tmp is not None:

@@ -33,8 +33,9 @@ def truth_medians(records: list[list[float]]) -> tuple[float, float]:
 
 def measure(tool: str, concurrency: int) -> dict[str, object]:
     """One tool at one concurrency: its medians, the truth's, and our self-check."""
-    shape = Shape(concurrency, 32, OUTPUT_TOKENS, REQUESTS[concurrency],
-                  warmups=min(concurrency, 8))
+    shape = Shape(
+        concurrency, 32, OUTPUT_TOKENS, REQUESTS[concurrency], warmups=min(concurrency, 8)
+    )
     with timing_double(SERVER_CPU, TTFT_MS, TPOT_MS) as double:
         if tool == "ours":
             result = run_ours(double.base_url, shape, CLIENT_CPU, ttft_tolerance_ms=2.0)
@@ -46,28 +47,39 @@ def measure(tool: str, concurrency: int) -> dict[str, object]:
             ttft, tpot = result["median_ttft_ms"], result["median_tpot_ms"]
             verdict = "no self-check"
         true_ttft, true_tpot = truth_medians(double.truth())
-    return {"ttft_error": ttft - true_ttft, "tpot_error": tpot - true_tpot, "ttft": ttft,
-            "true_ttft": true_ttft, "verdict": verdict}
+    return {
+        "ttft_error": ttft - true_ttft,
+        "tpot_error": tpot - true_tpot,
+        "ttft": ttft,
+        "true_ttft": true_ttft,
+        "verdict": verdict,
+    }
 
 
 def main() -> None:
     """Both tools at each concurrency; errors against the double's truth."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.parse_args()
-    print(f"double: TTFT {TTFT_MS:g} ms, TPOT {TPOT_MS:g} ms, {OUTPUT_TOKENS}-token replies; "
-          f"double on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}")
+    print(
+        f"double: TTFT {TTFT_MS:g} ms, TPOT {TPOT_MS:g} ms, {OUTPUT_TOKENS}-token replies; "
+        f"double on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}"
+    )
     last: dict[str, dict[str, object]] = {}
     for concurrency in REQUESTS:
         for tool in ("vllm", "ours"):
             row = last[tool] = measure(tool, concurrency)
             name = "vllm bench serve" if tool == "vllm" else "ours"
-            print(f"  c={concurrency:<4} {name:17} TTFT {ms(row['ttft'])} ms "
-                  f"(true {ms(row['true_ttft'])}): error {ms(row['ttft_error'])} ms, "
-                  f"TPOT error {ms(row['tpot_error'])} ms [{row['verdict']}]")
+            print(
+                f"  c={concurrency:<4} {name:17} TTFT {ms(row['ttft'])} ms "
+                f"(true {ms(row['true_ttft'])}): error {ms(row['ttft_error'])} ms, "
+                f"TPOT error {ms(row['tpot_error'])} ms [{row['verdict']}]"
+            )
     ours = last["ours"]
     marker = "" if ours["verdict"] == "valid" else " (ours marked INVALID by its self-check)"
-    print(f"ttft error at c=256 (ours / vllm bench serve): {ms(ours['ttft_error'])} ms / "
-          f"{ms(last['vllm']['ttft_error'])} ms{marker}")
+    print(
+        f"ttft error at c=256 (ours / vllm bench serve): {ms(ours['ttft_error'])} ms / "
+        f"{ms(last['vllm']['ttft_error'])} ms{marker}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ METRICS = ("output tok/s", "TTFT p50", "TPOT p50")
 def figures(tool: str, result: dict) -> tuple[float, float, float]:
     """(output tok/s, median TTFT ms, median TPOT ms) from either tool's result."""
     if tool == "ours":
-        return (result["output_throughput"], result["ttft_ms"]["median"],
-                result["tpot_ms"]["median"])
+        return (
+            result["output_throughput"],
+            result["ttft_ms"]["median"],
+            result["tpot_ms"]["median"],
+        )
     return result["output_throughput"], result["median_ttft_ms"], result["median_tpot_ms"]
 
 
@@ -42,27 +45,42 @@ def main() -> None:
     args = parser.parse_args()
     target = resolve_target(load_catalog(), "smollm2-135m")
     (floor,) = target.deployment.perf
-    shape = Shape(floor.concurrency, floor.prompt_tokens, floor.output_tokens,
-                  floor.num_requests, warmups=floor.warmup_requests)
-    print(f"{target.id}: concurrency {shape.concurrency}, {shape.prompt_tokens} in / "
-          f"{shape.output_tokens} out, {shape.num_requests} requests, {args.rounds} rounds")
+    shape = Shape(
+        floor.concurrency,
+        floor.prompt_tokens,
+        floor.output_tokens,
+        floor.num_requests,
+        warmups=floor.warmup_requests,
+    )
+    print(
+        f"{target.id}: concurrency {shape.concurrency}, {shape.prompt_tokens} in / "
+        f"{shape.output_tokens} out, {shape.num_requests} requests, {args.rounds} rounds"
+    )
     runs: dict[str, list[tuple[float, float, float]]] = {"ours": [], "vllm": []}
-    with tempfile.TemporaryDirectory() as tmp, \
-            serve(target, local_plan(target, target.deployment.graph_mode), Path(tmp)) as ep:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve(target, local_plan(target, target.deployment.graph_mode), Path(tmp)) as ep,
+    ):
         for _ in range(args.rounds):
             for tool in ("vllm", "ours"):
                 run = run_ours if tool == "ours" else run_vllm_bench
                 row = figures(tool, run(ep.base_url, shape, cpu=None))
                 runs[tool].append(row)
                 name = "vllm bench serve" if tool == "vllm" else "ours"
-                print(f"  {name:17} {row[0]:7.1f} output tok/s, TTFT p50 {row[1]:7.1f} ms, "
-                      f"TPOT p50 {row[2]:6.2f} ms")
-    ratios = [statistics.mean(r[i] for r in runs["ours"]) /
-              statistics.mean(r[i] for r in runs["vllm"]) for i in range(len(METRICS))]
+                print(
+                    f"  {name:17} {row[0]:7.1f} output tok/s, TTFT p50 {row[1]:7.1f} ms, "
+                    f"TPOT p50 {row[2]:6.2f} ms"
+                )
+    ratios = [
+        statistics.mean(r[i] for r in runs["ours"]) / statistics.mean(r[i] for r in runs["vllm"])
+        for i in range(len(METRICS))
+    ]
     within = all(abs(r - 1) <= AGREEMENT for r in ratios)
-    print("agreement (ours / vllm bench serve): " + ", ".join(
-        f"{name} {ratio:.3f}" for name, ratio in zip(METRICS, ratios, strict=True))
-        + f" — {'all within' if within else 'NOT all within'} {AGREEMENT:.0%}")
+    print(
+        "agreement (ours / vllm bench serve): "
+        + ", ".join(f"{name} {ratio:.3f}" for name, ratio in zip(METRICS, ratios, strict=True))
+        + f" — {'all within' if within else 'NOT all within'} {AGREEMENT:.0%}"
+    )
 
 
 if __name__ == "__main__":

@@ -43,14 +43,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--output-tokens", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="interleaved rounds per tool; the best counts (shared machine)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="interleaved rounds per tool; the best counts (shared machine)",
+    )
     args = parser.parse_args()
     if len(os.sched_getaffinity(0)) < 2:
         raise SystemExit("needs two CPUs: one for the double, one for the client")
     shape = Shape(args.concurrency, 32, args.output_tokens, args.requests)
-    print(f"concurrency {shape.concurrency}, {shape.output_tokens}-token replies, "
-          f"{shape.num_requests} requests; double on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}")
+    print(
+        f"concurrency {shape.concurrency}, {shape.output_tokens}-token replies, "
+        f"{shape.num_requests} requests; double on CPU {SERVER_CPU}, client on CPU {CLIENT_CPU}"
+    )
     ratios = []
     for delivery in ("whole", "chunked"):
         rates = {"vllm": 0.0, "ours": 0.0}

@@ -27,22 +27,29 @@ from benchmarks.peers import timing_double
 from deploy_helpers.loadgen.http import ConnectionPool, HttpTarget
 from deploy_helpers.loadgen.sse import Event
 
-EVENT = (b'{"id":"cmpl-0123456789abcdef","object":"text_completion","created":1700000000,'
-         b'"model":"smollm2-135m","choices":[{"index":0,"text":" the","logprobs":null,'
-         b'"finish_reason":null,"stop_reason":null}],"usage":null}')
+EVENT = (
+    b'{"id":"cmpl-0123456789abcdef","object":"text_completion","created":1700000000,'
+    b'"model":"smollm2-135m","choices":[{"index":0,"text":" the","logprobs":null,'
+    b'"finish_reason":null,"stop_reason":null}],"usage":null}'
+)
 BODY = {"model": "smollm2-135m", "prompt": "w1 w2 w3", "max_tokens": 256, "stream": True}
 CONCURRENCY, REQUESTS, ROUNDS = 64, 640, 3
 
 
 def json_decoders() -> dict[str, float]:
     """Microseconds per decoded event for each JSON library."""
-    decoders = {"json": json.loads, "msgspec": msgspec.json.Decoder().decode,
-                "msgspec typed": msgspec.json.Decoder(Event).decode}
+    decoders = {
+        "json": json.loads,
+        "msgspec": msgspec.json.Decoder().decode,
+        "msgspec typed": msgspec.json.Decoder(Event).decode,
+    }
     if importlib.util.find_spec("orjson"):
         decoders["orjson"] = importlib.import_module("orjson").loads
     n = 100_000
-    return {name: timeit.timeit(lambda f=f: f(EVENT), number=n) / n * 1e6
-            for name, f in decoders.items()}
+    return {
+        name: timeit.timeit(lambda f=f: f(EVENT), number=n) / n * 1e6
+        for name, f in decoders.items()
+    }
 
 
 async def closed_loop(one) -> float:

@@ -43,12 +43,24 @@ class Double:
 
 
 @contextmanager
-def timing_double(cpu: int | None, ttft_ms: float = 0, tpot_ms: float = 0,
-                  delivery: str = "chunked") -> Iterator[Double]:
+def timing_double(
+    cpu: int | None, ttft_ms: float = 0, tpot_ms: float = 0, delivery: str = "chunked"
+) -> Iterator[Double]:
     """Start benchmarks.timing_server (pinned to `cpu`), stop it on exit."""
     port = free_port()
-    argv = [sys.executable, "-m", "benchmarks.timing_server", "--port", str(port),
-            "--ttft-ms", str(ttft_ms), "--tpot-ms", str(tpot_ms), "--delivery", delivery]
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.timing_server",
+        "--port",
+        str(port),
+        "--ttft-ms",
+        str(ttft_ms),
+        "--tpot-ms",
+        str(tpot_ms),
+        "--delivery",
+        delivery,
+    ]
     if cpu is not None:
         argv += ["--cpu", str(cpu)]
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -75,8 +87,10 @@ def timing_double(cpu: int | None, ttft_ms: float = 0, tpot_ms: float = 0,
 def _run_json(argv: list[str], out: Path) -> dict[str, Any]:
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     if done.returncode != 0 or not out.exists():
-        raise RuntimeError(f"{' '.join(argv[:4])} failed ({done.returncode}):\n"
-                           f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(argv[:4])} failed ({done.returncode}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     return json.loads(out.read_text())
 
 
@@ -91,17 +105,35 @@ class Shape:
     warmups: int = 8
 
 
-def run_ours(base_url: str, shape: Shape, cpu: int | None,
-             ttft_tolerance_ms: float | None = None) -> dict[str, Any]:
+def run_ours(
+    base_url: str, shape: Shape, cpu: int | None, ttft_tolerance_ms: float | None = None
+) -> dict[str, Any]:
     """Our load generator (python -m deploy_helpers loadgen) in its own process."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ours.json"
-        argv = [sys.executable, "-m", "deploy_helpers", "loadgen", "--endpoint", base_url,
-                "--model", MODEL, "--prompt-tokens", str(shape.prompt_tokens),
-                "--output-tokens", str(shape.output_tokens),
-                "--num-requests", str(shape.num_requests),
-                "--concurrency", str(shape.concurrency),
-                "--warmup-requests", str(shape.warmups), "--no-progress", "--out", str(out)]
+        argv = [
+            sys.executable,
+            "-m",
+            "deploy_helpers",
+            "loadgen",
+            "--endpoint",
+            base_url,
+            "--model",
+            MODEL,
+            "--prompt-tokens",
+            str(shape.prompt_tokens),
+            "--output-tokens",
+            str(shape.output_tokens),
+            "--num-requests",
+            str(shape.num_requests),
+            "--concurrency",
+            str(shape.concurrency),
+            "--warmup-requests",
+            str(shape.warmups),
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
         if cpu is not None:
             argv += ["--cpu", str(cpu)]
         if ttft_tolerance_ms is not None:
@@ -116,16 +148,39 @@ def run_vllm_bench(base_url: str, shape: Shape, cpu: int | None) -> dict[str, An
         argv = [sys.executable, "-m", "benchmarks.vllm_bench", "--out", str(out)]
         if cpu is not None:
             argv += ["--cpu", str(cpu)]
-        argv += ["--", "--backend", "openai", "--base-url", base_url,
-                 "--endpoint", "/v1/completions", "--model", MODEL,
-                 "--tokenizer", str(TOKENIZER), "--dataset-name", "random",
-                 "--random-input-len", str(shape.prompt_tokens),
-                 "--random-output-len", str(shape.output_tokens),
-                 "--num-prompts", str(shape.num_requests),
-                 "--max-concurrency", str(shape.concurrency),
-                 "--num-warmups", str(shape.warmups), "--ignore-eos", "--temperature", "0",
-                 "--percentile-metrics", "ttft,tpot,itl,e2el",
-                 "--metric-percentiles", "50,90,99", "--disable-tqdm"]
+        argv += [
+            "--",
+            "--backend",
+            "openai",
+            "--base-url",
+            base_url,
+            "--endpoint",
+            "/v1/completions",
+            "--model",
+            MODEL,
+            "--tokenizer",
+            str(TOKENIZER),
+            "--dataset-name",
+            "random",
+            "--random-input-len",
+            str(shape.prompt_tokens),
+            "--random-output-len",
+            str(shape.output_tokens),
+            "--num-prompts",
+            str(shape.num_requests),
+            "--max-concurrency",
+            str(shape.concurrency),
+            "--num-warmups",
+            str(shape.warmups),
+            "--ignore-eos",
+            "--temperature",
+            "0",
+            "--percentile-metrics",
+            "ttft,tpot,itl,e2el",
+            "--metric-percentiles",
+            "50,90,99",
+            "--disable-tqdm",
+        ]
         return _run_json(argv, out)
 
 

@@ -72,19 +72,32 @@ def _chunk(data: bytes) -> bytes:
 
 
 BASE = {"id": "cmpl-double", "object": "text_completion", "created": 0, "model": SERVED_NAME}
-TOKEN_EVENT = _chunk(_event({**BASE, "choices": [
-    {"index": 0, "text": TOKEN_TEXT, "logprobs": None, "finish_reason": None}]}))
-FINISH_EVENT = _chunk(_event({**BASE, "choices": [
-    {"index": 0, "text": "", "logprobs": None, "finish_reason": "length"}]}))
+TOKEN_EVENT = _chunk(
+    _event(
+        {
+            **BASE,
+            "choices": [{"index": 0, "text": TOKEN_TEXT, "logprobs": None, "finish_reason": None}],
+        }
+    )
+)
+FINISH_EVENT = _chunk(
+    _event(
+        {**BASE, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": "length"}]}
+    )
+)
 DONE = _chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n"
-STREAM_HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-               b"transfer-encoding: chunked\r\n\r\n")
+STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
 
 
 def usage_event(prompt_tokens: int, completion_tokens: int) -> bytes:
     """The closing usage-only event."""
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-             "total_tokens": prompt_tokens + completion_tokens}
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
     return _chunk(_event({**BASE, "choices": [], "usage": usage}))
 
 
@@ -92,8 +105,12 @@ def json_response(payload: Any, status: int = 200) -> bytes:
     """A complete JSON response."""
     body = msgspec.json.encode(payload)
     reason = {200: b"OK", 400: b"Bad Request", 404: b"Not Found"}[status]
-    return (b"HTTP/1.1 %d %b\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%b"
-            % (status, reason, len(body), body))
+    return b"HTTP/1.1 %d %b\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%b" % (
+        status,
+        reason,
+        len(body),
+        body,
+    )
 
 
 class Timing:
@@ -156,12 +173,19 @@ class Connection(asyncio.Protocol):
         elif url == b"/health":
             write(json_response({}))
         elif url == b"/v1/models":
-            write(json_response({"object": "list", "data": [{
-                "id": SERVED_NAME, "object": "model", "max_model_len": MAX_MODEL_LEN}]}))
+            write(
+                json_response(
+                    {
+                        "object": "list",
+                        "data": [
+                            {"id": SERVED_NAME, "object": "model", "max_model_len": MAX_MODEL_LEN}
+                        ],
+                    }
+                )
+            )
         elif url == b"/tokenize":
             ids = word_ids(msgspec.json.decode(body, type=TokenizeRequest).prompt)
-            write(json_response({"count": len(ids), "tokens": ids,
-                                 "max_model_len": MAX_MODEL_LEN}))
+            write(json_response({"count": len(ids), "tokens": ids, "max_model_len": MAX_MODEL_LEN}))
         elif url == b"/detokenize":
             tokens = msgspec.json.decode(body, type=TokenizeRequest).tokens
             write(json_response({"prompt": " ".join(f"w{i}" for i in tokens)}))
@@ -174,8 +198,11 @@ class Connection(asyncio.Protocol):
     def complete(self, request: CompletionRequest, read_at: float) -> None:
         """Stream `max_tokens` content events, a finish event, usage and [DONE]."""
         if request.model != SERVED_NAME or not request.stream:
-            self.transport.write(json_response(
-                {"error": {"message": "the double serves streamed completions only"}}, 400))
+            self.transport.write(
+                json_response(
+                    {"error": {"message": "the double serves streamed completions only"}}, 400
+                )
+            )
             return
         n = request.max_tokens
         record = [read_at, 0.0, 0.0, float(n)]
@@ -226,8 +253,9 @@ class Connection(asyncio.Protocol):
 async def serve(port: int, timing: Timing) -> None:
     """Serve until cancelled."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Connection(timing), "127.0.0.1", port,
-                                      backlog=4096, reuse_address=True)
+    server = await loop.create_server(
+        lambda: Connection(timing), "127.0.0.1", port, backlog=4096, reuse_address=True
+    )
     async with server:
         await server.serve_forever()
 

@@ -30,7 +30,7 @@ def main() -> None:
 
     parser = FlexibleArgumentParser()
     add_cli_args(parser)
-    bench_args = parser.parse_args(argv[split + 1:])
+    bench_args = parser.parse_args(argv[split + 1 :])
     with contextlib.redirect_stdout(sys.stderr):  # its report is noise for the caller
         result = bench_main(bench_args)
     args.out.write_text(json.dumps(result, default=str))

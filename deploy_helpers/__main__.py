@@ -9,11 +9,17 @@ import sys
 from deploy_helpers.errors import SuiteError
 
 # Each module registers its own sub-commands with `register(subparsers)`.
-COMMAND_MODULES = ["deploy_helpers.cli.catalog", "deploy_helpers.cli.embedded",
-                   "deploy_helpers.cli.weights", "deploy_helpers.cli.loadgen",
-                   "deploy_helpers.cli.report", "deploy_helpers.cli.plan",
-                   "deploy_helpers.cli.testbed", "deploy_helpers.cli.twin",
-                   "deploy_helpers.cli.fleet"]
+COMMAND_MODULES = [
+    "deploy_helpers.cli.catalog",
+    "deploy_helpers.cli.embedded",
+    "deploy_helpers.cli.weights",
+    "deploy_helpers.cli.loadgen",
+    "deploy_helpers.cli.report",
+    "deploy_helpers.cli.plan",
+    "deploy_helpers.cli.testbed",
+    "deploy_helpers.cli.twin",
+    "deploy_helpers.cli.fleet",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,8 +20,11 @@ def guarded_requests(service: Endpoint) -> list[tuple[str, str, dict | None]]:
     return [
         ("GET", "/v1/models", None),
         ("POST", "/v1/completions", {"model": name, "prompt": "Hello", "max_tokens": 1}),
-        ("POST", "/v1/chat/completions",
-         {"model": name, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {"model": name, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1},
+        ),
     ]
 
 

@@ -50,8 +50,12 @@ def scored_cases(stack: Stack) -> list[AccuracyCase]:
 
 def compared_cases(stack: Stack) -> list[AccuracyCase]:
     """Every (mode, task) compared with eager's score."""
-    return [AccuracyCase(mode, task) for mode in stack.modes_main_last() if mode != REFERENCE
-            for task in stack.expected.deployment.accuracy]
+    return [
+        AccuracyCase(mode, task)
+        for mode in stack.modes_main_last()
+        if mode != REFERENCE
+        for task in stack.expected.deployment.accuracy
+    ]
 
 
 def score_of(run: ModeRun, task: AccuracyTask) -> TaskScore:
@@ -64,32 +68,56 @@ def score_of(run: ModeRun, task: AccuracyTask) -> TaskScore:
 
 
 def _record(record_measurement, mode: str, task: AccuracyTask, score: TaskScore, **more) -> None:
-    record_measurement(f"accuracy_{task.task}_{mode}", round(score.value, 4), "score",
-                       better="higher", kind="accuracy", task=task.task, mode=mode,
-                       metric=task.metric, samples=score.samples,
-                       interval=[round(x, 4) for x in score.interval] if score.interval else None,
-                       chance=task.chance, wall_s=score.wall_s, **more)
+    record_measurement(
+        f"accuracy_{task.task}_{mode}",
+        round(score.value, 4),
+        "score",
+        better="higher",
+        kind="accuracy",
+        task=task.task,
+        mode=mode,
+        metric=task.metric,
+        samples=score.samples,
+        interval=[round(x, 4) for x in score.interval] if score.interval else None,
+        chance=task.chance,
+        wall_s=score.wall_s,
+        **more,
+    )
 
 
 @pytest.mark.graph_mode_on_endpoint
 @pytest.mark.per_target("case", scored_cases)
-def test_accuracy_meets_baseline(graph_mode_run, stack: Stack, case: AccuracyCase,
-                                 record_measurement, no_floor) -> None:
+def test_accuracy_meets_baseline(
+    graph_mode_run, stack: Stack, case: AccuracyCase, record_measurement, no_floor
+) -> None:
     served = stack.expected
     if case.task is None:
-        no_floor(f"catalog: {served.id} declares no accuracy task: set deployments[].accuracy "
-                 f"in models/{served.model.name}.yaml")
+        no_floor(
+            f"catalog: {served.id} declares no accuracy task: set deployments[].accuracy "
+            f"in models/{served.model.name}.yaml"
+        )
     task, mode = case.task, case.mode
     score = score_of(graph_mode_run(mode), task)
     baseline = task.baseline_for(mode)
     if baseline is None:
         _record(record_measurement, mode, task, score)
-        no_floor(f"{mode}: {score.shown()}; catalog: {served.id} gives {task.task} no baseline "
-                 f"(deployments[].accuracy[].baseline in models/{served.model.name}.yaml)")
-    _record(record_measurement, mode, task, score, baseline=baseline.baseline,
-            floor=round(baseline.floor, 4), threshold=baseline.tolerance, source=baseline.source)
-    print(f"{stack.id} {mode}: {score.shown()}, floor {baseline.floor:.2f}, chance "
-          f"{task.chance:.2f}")
+        no_floor(
+            f"{mode}: {score.shown()}; catalog: {served.id} gives {task.task} no baseline "
+            f"(deployments[].accuracy[].baseline in models/{served.model.name}.yaml)"
+        )
+    _record(
+        record_measurement,
+        mode,
+        task,
+        score,
+        baseline=baseline.baseline,
+        floor=round(baseline.floor, 4),
+        threshold=baseline.tolerance,
+        source=baseline.source,
+    )
+    print(
+        f"{stack.id} {mode}: {score.shown()}, floor {baseline.floor:.2f}, chance {task.chance:.2f}"
+    )
     assert score.value >= baseline.floor, (
         f"{mode}: {score.shown()} is below its floor {baseline.floor:.2f} (baseline "
         f"{baseline.baseline:.2f} - {baseline.tolerance}; {baseline.source}); chance is "
@@ -98,27 +126,38 @@ def test_accuracy_meets_baseline(graph_mode_run, stack: Stack, case: AccuracyCas
 
 
 @pytest.mark.per_target("case", compared_cases)
-def test_accuracy_mode_matches_eager(graph_mode_run, stack: Stack, case: AccuracyCase,
-                                     record_measurement, no_floor) -> None:
+def test_accuracy_mode_matches_eager(
+    graph_mode_run, stack: Stack, case: AccuracyCase, record_measurement, no_floor
+) -> None:
     task, mode = case.task, case.mode
     assert REFERENCE in stack.modes, (
-        f"catalog: {stack.target.hardware.name} lists no '{REFERENCE}' graph mode to compare "
-        "with"
+        f"catalog: {stack.target.hardware.name} lists no '{REFERENCE}' graph mode to compare with"
     )
     reference = graph_mode_run(REFERENCE)
-    assert reference.error is None, f"the {REFERENCE} reference did not come up: " \
-                                    f"{reference.error}"
+    assert reference.error is None, f"the {REFERENCE} reference did not come up: {reference.error}"
     eager = score_of(reference, task)
     score = score_of(graph_mode_run(mode), task)
     gap = round(100 * (eager.value - score.value), 1)
-    record_measurement(f"accuracy_gap_{task.task}_{mode}_to_{REFERENCE}", gap, "points",
-                       better="lower", task=task.task, mode=mode,
-                       score=round(score.value, 4), reference_score=round(eager.value, 4))
+    record_measurement(
+        f"accuracy_gap_{task.task}_{mode}_to_{REFERENCE}",
+        gap,
+        "points",
+        better="lower",
+        task=task.task,
+        mode=mode,
+        score=round(score.value, 4),
+        reference_score=round(eager.value, 4),
+    )
     if task.threshold_points is None and task.rtol is None:
-        no_floor(f"{mode}: {score.shown()}, {REFERENCE} {eager.value:.2f}; catalog: {task.task} "
-                 "sets no threshold_points or rtol to compare the modes by")
-    tolerance = (f"{task.threshold_points:g} points" if task.threshold_points is not None
-                 else f"rtol {task.rtol:g}")
+        no_floor(
+            f"{mode}: {score.shown()}, {REFERENCE} {eager.value:.2f}; catalog: {task.task} "
+            "sets no threshold_points or rtol to compare the modes by"
+        )
+    tolerance = (
+        f"{task.threshold_points:g} points"
+        if task.threshold_points is not None
+        else f"rtol {task.rtol:g}"
+    )
     assert not task.below(score.value, eager.value), (
         f"{mode}: {score.shown()} is {gap:g} points below {REFERENCE}'s {eager.value:.2f} "
         f"(threshold {tolerance}); {mode} answered: {score.answers()}; {REFERENCE} answered: "

@@ -23,7 +23,9 @@ from deploy_helpers.serve.stack import Stack
 # vLLM's wordings for a prompt over max_model_len, across versions
 TOO_LONG = re.compile(
     r"maximum context length|max_model_len|longer than the maximum model length"
-    r"|exceeds? (the|this) (model's )?(maximum|limit)|is too long", re.IGNORECASE)
+    r"|exceeds? (the|this) (model's )?(maximum|limit)|is too long",
+    re.IGNORECASE,
+)
 DEFAULT_MAX_LOGPROBS = 20  # vLLM's --max-logprobs default
 DEFAULT_MAX_NUM_SEQS = 256  # vLLM's --max-num-seqs default
 
@@ -38,8 +40,9 @@ def robustness_bound(target: Target, key: str) -> float:
     return bounds[key]
 
 
-def post_prompt(http: httpx.Client, service: Endpoint, route: str, prompt: str,
-                **body: object) -> httpx.Response:
+def post_prompt(
+    http: httpx.Client, service: Endpoint, route: str, prompt: str, **body: object
+) -> httpx.Response:
     """POST `prompt` to /v1/completions or (route "chat") /v1/chat/completions."""
     if route == "chat":
         body["messages"] = [{"role": "user", "content": prompt}]
@@ -76,8 +79,11 @@ def test_prompt_longer_than_max_model_len_is_rejected(service: Endpoint, route: 
 
 def test_malformed_json_is_rejected(service: Endpoint) -> None:
     with http_client(service) as http:
-        response = http.post("/v1/chat/completions", content=b'{"model": "x", "messages": [',
-                             headers={"Content-Type": "application/json"})
+        response = http.post(
+            "/v1/chat/completions",
+            content=b'{"model": "x", "messages": [',
+            headers={"Content-Type": "application/json"},
+        )
         assert response.status_code == 400, (
             f"malformed JSON got HTTP {response.status_code}, expected 400; "
             f"body {response.text[:300]!r}"
@@ -87,8 +93,9 @@ def test_malformed_json_is_rejected(service: Endpoint) -> None:
 
 def test_unknown_model_is_404(service: Endpoint) -> None:
     with http_client(service) as http:
-        response = http.post("/v1/completions", json={
-            "model": "no-such-model", "prompt": "Hello", "max_tokens": 2})
+        response = http.post(
+            "/v1/completions", json={"model": "no-such-model", "prompt": "Hello", "max_tokens": 2}
+        )
         assert response.status_code == 404, (
             f"an unknown model got HTTP {response.status_code}, expected 404; "
             f"body {response.text[:300]!r}"
@@ -99,8 +106,11 @@ def test_unknown_model_is_404(service: Endpoint) -> None:
 @pytest.mark.parametrize("route", ["completions", "chat"])
 def test_logprobs_above_limit_is_rejected(service: Endpoint, stack: Stack, route: str) -> None:
     limit = int(stack.flag("--max-logprobs") or DEFAULT_MAX_LOGPROBS)
-    over = ({"logprobs": True, "top_logprobs": limit + 1} if route == "chat"
-            else {"logprobs": limit + 1})
+    over = (
+        {"logprobs": True, "top_logprobs": limit + 1}
+        if route == "chat"
+        else {"logprobs": limit + 1}
+    )
     with http_client(service) as http:
         response = post_prompt(http, service, route, "Hello", max_tokens=2, **over)
         assert response.status_code == 400, (
@@ -112,28 +122,36 @@ def test_logprobs_above_limit_is_rejected(service: Endpoint, stack: Stack, route
 
 def open_and_cancel(service: Endpoint) -> None:
     """Open a long stream, read its first chunks, and hang up."""
-    body = {"model": service.served_model_name, "prompt": "Tell me a long story.",
-            "max_tokens": 1000, "stream": True, "ignore_eos": True}
-    with http_client(service) as http, \
-            http.stream("POST", "/v1/completions", json=body) as stream:
+    body = {
+        "model": service.served_model_name,
+        "prompt": "Tell me a long story.",
+        "max_tokens": 1000,
+        "stream": True,
+        "ignore_eos": True,
+    }
+    with http_client(service) as http, http.stream("POST", "/v1/completions", json=body) as stream:
         for index, _ in enumerate(stream.iter_lines()):
             if index >= 2:
                 break
 
 
-def test_short_request_after_cancelled_storm(service: Endpoint, target: Target,
-                                             record_measurement) -> None:
+def test_short_request_after_cancelled_storm(
+    service: Endpoint, target: Target, record_measurement
+) -> None:
     bound = robustness_bound(target, "short_after_storm_s")
     streams = int(robustness_bound(target, "storm_streams"))
     with ThreadPoolExecutor(max_workers=min(streams, 64)) as pool:
         list(pool.map(lambda _: open_and_cancel(service), range(streams)))
     with http_client(service) as http:
         sent = time.perf_counter()
-        response = http.post("/v1/completions", json={
-            "model": service.served_model_name, "prompt": "Hello", "max_tokens": 4})
+        response = http.post(
+            "/v1/completions",
+            json={"model": service.served_model_name, "prompt": "Hello", "max_tokens": 4},
+        )
         took = time.perf_counter() - sent
-    record_measurement("short_after_storm", round(took, 3), "s", better="lower", bound=bound,
-                       storm_streams=streams)
+    record_measurement(
+        "short_after_storm", round(took, 3), "s", better="lower", bound=bound, storm_streams=streams
+    )
     assert response.status_code == 200, (
         f"after {streams} cancelled streams, a short request failed: HTTP "
         f"{response.status_code} {response.text[:200]!r}"
@@ -146,8 +164,12 @@ def test_short_request_after_cancelled_storm(service: Endpoint, target: Target,
 
 def test_max_num_seqs_concurrent_requests_succeed(service: Endpoint, stack: Stack) -> None:
     count = int(stack.flag("--max-num-seqs") or DEFAULT_MAX_NUM_SEQS)
-    body = {"model": service.served_model_name, "prompt": "Count to ten:", "max_tokens": 8,
-            "temperature": 0}
+    body = {
+        "model": service.served_model_name,
+        "prompt": "Count to ten:",
+        "max_tokens": 8,
+        "temperature": 0,
+    }
 
     def one(_: int) -> tuple[int, str]:
         with http_client(service) as http:

@@ -20,20 +20,47 @@ from deploy_helpers.serve.stack import Stack
 
 
 @pytest.mark.per_target("category", lambda stack: stack.expected.deployment.bfcl.categories)
-def test_bfcl_pass_rate(client: openai.OpenAI, service: Endpoint, target: Target, stack: Stack,
-                        category: str, record_measurement, no_floor) -> None:
+def test_bfcl_pass_rate(
+    client: openai.OpenAI,
+    service: Endpoint,
+    target: Target,
+    stack: Stack,
+    category: str,
+    record_measurement,
+    no_floor,
+) -> None:
     spec = target.deployment.bfcl
-    score = score_category(client, service.served_model_name, spec, category,
-                           target.model.chat.thinking)
+    score = score_category(
+        client, service.served_model_name, spec, category, target.model.chat.thinking
+    )
     assert score.error is None, f"BFCL {category}: not scored: {score.error}"
     baseline = spec.pass_rate.get(category)
-    more = ({"baseline": baseline.baseline, "floor": round(baseline.floor, 4),
-             "threshold": baseline.tolerance, "source": baseline.source} if baseline else {})
-    record_measurement(f"bfcl_pass_rate_{category}", round(score.rate, 4), "ratio",
-                       better="higher", kind="bfcl", task="bfcl", mode=stack.graph_mode,
-                       metric=category, samples=score.n, passed=score.passed,
-                       interval=[round(x, 4) for x in score.interval],
-                       tool_choice=spec.tool_choice, wall_s=score.wall_s, **more)
+    more = (
+        {
+            "baseline": baseline.baseline,
+            "floor": round(baseline.floor, 4),
+            "threshold": baseline.tolerance,
+            "source": baseline.source,
+        }
+        if baseline
+        else {}
+    )
+    record_measurement(
+        f"bfcl_pass_rate_{category}",
+        round(score.rate, 4),
+        "ratio",
+        better="higher",
+        kind="bfcl",
+        task="bfcl",
+        mode=stack.graph_mode,
+        metric=category,
+        samples=score.n,
+        passed=score.passed,
+        interval=[round(x, 4) for x in score.interval],
+        tool_choice=spec.tool_choice,
+        wall_s=score.wall_s,
+        **more,
+    )
     print(f"{stack.id} BFCL {score.shown()}; calls in {score.called}/{score.n} cases")
     failing = "\n".join(score.failures())
     if has_answers(category):
@@ -43,8 +70,10 @@ def test_bfcl_pass_rate(client: openai.OpenAI, service: Endpoint, target: Target
             f"functions; e.g.\n{failing}"
         )
     if baseline is None:
-        no_floor(f"{score.shown()}; catalog: {target.id} gives BFCL {category} no baseline "
-                 f"(deployments[].bfcl.pass_rate.{category} in models/{target.model.name}.yaml)")
+        no_floor(
+            f"{score.shown()}; catalog: {target.id} gives BFCL {category} no baseline "
+            f"(deployments[].bfcl.pass_rate.{category} in models/{target.model.name}.yaml)"
+        )
     assert score.rate >= baseline.floor, (
         f"{score.shown()} is below its floor {baseline.floor:.2f} (baseline "
         f"{baseline.baseline:.2f} - {baseline.tolerance}; {baseline.source}); "

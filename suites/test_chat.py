@@ -20,8 +20,14 @@ def chat_args(service: Endpoint, target: Target, **kwargs) -> dict:
     """The arguments of a greedy chat completion of MESSAGES with thinking off, unless
     overridden."""
     extra = {**thinking_switch(target.model.chat.thinking, False), **kwargs.pop("extra_body", {})}
-    return {"model": service.served_model_name, "messages": MESSAGES, "temperature": 0,
-            "max_tokens": 24, "extra_body": extra, **kwargs}
+    return {
+        "model": service.served_model_name,
+        "messages": MESSAGES,
+        "temperature": 0,
+        "max_tokens": 24,
+        "extra_body": extra,
+        **kwargs,
+    }
 
 
 def chat(client: openai.OpenAI, service: Endpoint, target: Target, **kwargs):
@@ -40,8 +46,7 @@ def test_greedy_chat_is_deterministic(
 def test_chat_max_tokens_gives_length(
     client: openai.OpenAI, service: Endpoint, target: Target, max_tokens: int
 ) -> None:
-    response = chat(client, service, target, max_tokens=max_tokens,
-                    extra_body={"ignore_eos": True})
+    response = chat(client, service, target, max_tokens=max_tokens, extra_body={"ignore_eos": True})
     choice = response.choices[0]
     assert choice.finish_reason == "length", (
         f"max_tokens={max_tokens}: finish_reason {choice.finish_reason!r}, expected 'length'"
@@ -70,9 +75,9 @@ def test_chat_stream_equals_non_stream(
 ) -> None:
     whole = chat(client, service, target)
     stream = chat_stream(
-        service, chat_args(service, target, stream_options={"include_usage": True}))
-    differences = stream_differences(stream, whole, whole.choices[0].message.content or "",
-                                     "chat ")
+        service, chat_args(service, target, stream_options={"include_usage": True})
+    )
+    differences = stream_differences(stream, whole, whole.choices[0].message.content or "", "chat ")
     assert not differences, "\n".join(differences)
 
 
@@ -94,11 +99,17 @@ def test_stop_string_ends_chat(client: openai.OpenAI, service: Endpoint, target:
     )
 
 
-@pytest.mark.per_target("golden", lambda s: [g for g in s.target.model.golden_prompts
-                                            if g.kind == "chat"])
+@pytest.mark.per_target(
+    "golden", lambda s: [g for g in s.target.model.golden_prompts if g.kind == "chat"]
+)
 def test_golden_chat(client: openai.OpenAI, service: Endpoint, target: Target, golden) -> None:
-    response = chat(client, service, target, messages=[{"role": "user", "content": golden.prompt}],
-                    max_tokens=golden.max_tokens)
+    response = chat(
+        client,
+        service,
+        target,
+        messages=[{"role": "user", "content": golden.prompt}],
+        max_tokens=golden.max_tokens,
+    )
     text = response.choices[0].message.content or ""
     missing = [word for word in golden.expect if word.lower() not in text.lower()]
     assert not missing, f"golden {golden.id}: answer {text!r} lacks {missing}"

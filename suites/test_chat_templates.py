@@ -27,8 +27,8 @@ from deploy_helpers.weights.stage import VerifiedWeights
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 THINK_TAGS = ("<think>", "</think>")
-ANSWER_TOKENS = 1024     # room for a thought to end; a cut thought is still fine
-TRUNCATED_TOKENS = 8     # too few for any thought to end
+ANSWER_TOKENS = 1024  # room for a thought to end; a cut thought is still fine
+TRUNCATED_TOKENS = 8  # too few for any thought to end
 
 
 @dataclass(frozen=True, eq=False)  # identity: 0 == False must not merge two cases
@@ -89,8 +89,11 @@ def ask(client: openai.OpenAI, service: Endpoint, switch: Switch, max_tokens: in
     """A greedy chat completion of MESSAGES under `switch`."""
     extra = {"chat_template_kwargs": switch.template_kwargs} if switch.template_kwargs else {}
     return client.chat.completions.create(
-        model=service.served_model_name, messages=MESSAGES, temperature=0,
-        max_tokens=max_tokens, extra_body=extra,
+        model=service.served_model_name,
+        messages=MESSAGES,
+        temperature=0,
+        max_tokens=max_tokens,
+        extra_body=extra,
     )
 
 
@@ -112,8 +115,9 @@ def test_served_prompt_is_weights_template(
             f"{switch.id}: thinking {'on' if on else 'off'} must end the prompt with "
             f"{suffix!r}; the served prompt ends {served[-60:]!r}"
         )
-    offline = render_weights_chat(verified_weights.root, MESSAGES,
-                                  template_kwargs=switch.template_kwargs)
+    offline = render_weights_chat(
+        verified_weights.root, MESSAGES, template_kwargs=switch.template_kwargs
+    )
     assert served == offline, (
         f"{switch.id}: the server's rendered prompt is not the chat template of the "
         f"checksummed weights ({verified_weights.root}); {first_difference(served, offline)}\n"
@@ -170,8 +174,9 @@ def test_template_ignores_undeclared_switches(service: Endpoint, kwarg: str) -> 
     # vllm/entrypoints/openai/chat_completion/protocol.py:366): a switch the catalog does not
     # declare must leave the rendered prompt alone, or the catalog names the wrong switch
     plain = served_prompt(service, Switch(None, None))
-    changed = [value for value in (True, False)
-               if served_prompt(service, Switch(kwarg, value)) != plain]
+    changed = [
+        value for value in (True, False) if served_prompt(service, Switch(kwarg, value)) != plain
+    ]
     assert not changed, (
         f"{kwarg}={changed[0]} changes the rendered prompt, but the catalog does not declare "
         f"{kwarg!r} as the model's thinking switch: set chat.thinking in its catalog entry"

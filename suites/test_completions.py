@@ -16,8 +16,13 @@ LONG_OUTPUT = {"ignore_eos": True}  # vLLM extension: do not stop at EOS
 
 def completion_args(service: Endpoint, **kwargs) -> dict:
     """The arguments of a greedy completion of PROMPT unless overridden."""
-    return {"model": service.served_model_name, "prompt": PROMPT, "temperature": 0,
-            "max_tokens": 24, **kwargs}
+    return {
+        "model": service.served_model_name,
+        "prompt": PROMPT,
+        "temperature": 0,
+        "max_tokens": 24,
+        **kwargs,
+    }
 
 
 def completion(client: openai.OpenAI, service: Endpoint, **kwargs):
@@ -25,8 +30,9 @@ def completion(client: openai.OpenAI, service: Endpoint, **kwargs):
     return client.completions.create(**completion_args(service, **kwargs))
 
 
-def test_models_lists_served_name_and_max_model_len(stack: Stack, service: Endpoint,
-                                                    request: pytest.FixtureRequest) -> None:
+def test_models_lists_served_name_and_max_model_len(
+    stack: Stack, service: Endpoint, request: pytest.FixtureRequest
+) -> None:
     models = {m["id"]: m for m in served_models(service)}
     assert service.served_model_name in models, (
         f"/v1/models lists {sorted(models)}, not the served name {service.served_model_name!r}"
@@ -50,9 +56,7 @@ def test_greedy_completion_is_deterministic(client: openai.OpenAI, service: Endp
 
 
 @pytest.mark.parametrize("max_tokens", [1, 7])
-def test_max_tokens_gives_length(
-    client: openai.OpenAI, service: Endpoint, max_tokens: int
-) -> None:
+def test_max_tokens_gives_length(client: openai.OpenAI, service: Endpoint, max_tokens: int) -> None:
     response = completion(client, service, max_tokens=max_tokens, extra_body=LONG_OUTPUT)
     choice = response.choices[0]
     assert choice.finish_reason == "length", (
@@ -78,7 +82,8 @@ def test_completion_usage_adds_up(client: openai.OpenAI, service: Endpoint) -> N
 def test_completion_stream_equals_non_stream(client: openai.OpenAI, service: Endpoint) -> None:
     whole = completion(client, service)
     stream = completion_stream(
-        service, completion_args(service, stream_options={"include_usage": True}))
+        service, completion_args(service, stream_options={"include_usage": True})
+    )
     differences = stream_differences(stream, whole, whole.choices[0].text, "")
     assert not differences, "\n".join(differences)
 

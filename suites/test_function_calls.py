@@ -40,12 +40,18 @@ TOOL_RESULT = {"city": "Paris", "temperature_c": 17, "condition": "light rain"}
 
 def tool_request(target: Target, service: Endpoint, case: ToolCase, **kwargs: Any) -> dict:
     """A greedy chat request for `case` offering its tools, thinking off."""
-    return client_request(service.served_model_name, case.question, tools_of(case, TOOLS),
-                          target.model.chat.thinking, **kwargs)
+    return client_request(
+        service.served_model_name,
+        case.question,
+        tools_of(case, TOOLS),
+        target.model.chat.thinking,
+        **kwargs,
+    )
 
 
-def check_due_call(client: openai.OpenAI, args: dict, case: ToolCase, stream: bool,
-                   finish_reasons: tuple[str, ...]) -> None:
+def check_due_call(
+    client: openai.OpenAI, args: dict, case: ToolCase, stream: bool, finish_reasons: tuple[str, ...]
+) -> None:
     """The call `case` needs is made, valid, and (streamed) equal to the non-streamed one."""
     calls, finish, _ = answer(client, args, stream)
     mode = "stream" if stream else "non-stream"
@@ -68,30 +74,34 @@ STREAM = pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"
 
 
 @STREAM
-def test_tool_choice_auto(client: openai.OpenAI, service: Endpoint, target: Target,
-                          stream: bool) -> None:
+def test_tool_choice_auto(
+    client: openai.OpenAI, service: Endpoint, target: Target, stream: bool
+) -> None:
     args = tool_request(target, service, WEATHER, tool_choice="auto")
     check_due_call(client, args, WEATHER, stream, ("tool_calls",))
 
 
 @STREAM
-def test_tool_choice_required(client: openai.OpenAI, service: Endpoint, target: Target,
-                              stream: bool) -> None:
+def test_tool_choice_required(
+    client: openai.OpenAI, service: Endpoint, target: Target, stream: bool
+) -> None:
     args = tool_request(target, service, WEATHER, tool_choice="required")
     check_due_call(client, args, WEATHER, stream, ("tool_calls",))
 
 
 @STREAM
-def test_tool_choice_named(client: openai.OpenAI, service: Endpoint, target: Target,
-                           stream: bool) -> None:
+def test_tool_choice_named(
+    client: openai.OpenAI, service: Endpoint, target: Target, stream: bool
+) -> None:
     # OpenAI ends a forced (named) call with "stop"; vLLM may say "tool_calls": both are fine
     args = tool_request(target, service, WEATHER, tool_choice=NAMED)
     check_due_call(client, args, WEATHER, stream, ("tool_calls", "stop"))
 
 
 @STREAM
-def test_tool_choice_none(client: openai.OpenAI, service: Endpoint, target: Target,
-                          stream: bool) -> None:
+def test_tool_choice_none(
+    client: openai.OpenAI, service: Endpoint, target: Target, stream: bool
+) -> None:
     args = tool_request(target, service, WEATHER, tool_choice="none")
     calls, finish, content = answer(client, args, stream)
     assert not calls, f"tool_choice 'none' still called {shown(calls)}"
@@ -99,8 +109,9 @@ def test_tool_choice_none(client: openai.OpenAI, service: Endpoint, target: Targ
     assert content.strip(), "tool_choice 'none': the reply has no text content"
 
 
-def test_parallel_calls_for_two_cities(client: openai.OpenAI, service: Endpoint,
-                                       target: Target) -> None:
+def test_parallel_calls_for_two_cities(
+    client: openai.OpenAI, service: Endpoint, target: Target
+) -> None:
     args = tool_request(target, service, TWO_CITIES, tool_choice="auto")
     calls, finish, _ = answer(client, args, stream=False)
     problems = call_problems(TWO_CITIES, calls, TOOLS)
@@ -110,8 +121,11 @@ def test_parallel_calls_for_two_cities(client: openai.OpenAI, service: Endpoint,
 
 
 def test_tool_result_is_used(client: openai.OpenAI, service: Endpoint, target: Target) -> None:
-    call = {"id": "call_weather_1", "type": "function",
-            "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}
+    call = {
+        "id": "call_weather_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
+    }
     messages = [
         {"role": "user", "content": WEATHER.question},
         {"role": "assistant", "content": None, "tool_calls": [call]},
@@ -126,8 +140,9 @@ def test_tool_result_is_used(client: openai.OpenAI, service: Endpoint, target: T
     )
 
 
-def test_unrelated_question_gets_no_call(client: openai.OpenAI, service: Endpoint,
-                                         target: Target) -> None:
+def test_unrelated_question_gets_no_call(
+    client: openai.OpenAI, service: Endpoint, target: Target
+) -> None:
     args = tool_request(target, service, UNRELATED, tool_choice="auto")
     calls, finish, content = answer(client, args, stream=False)
     assert not calls, f"{UNRELATED.question!r} fits no tool, yet the model called {shown(calls)}"
@@ -136,11 +151,16 @@ def test_unrelated_question_gets_no_call(client: openai.OpenAI, service: Endpoin
 
 @pytest.mark.parametrize("bad", ["unknown-function", "no-tools"])
 def test_bad_tool_choice_is_rejected(service: Endpoint, target: Target, bad: str) -> None:
-    body: dict[str, Any] = {"model": service.served_model_name, "max_tokens": 8,
-                            "messages": [{"role": "user", "content": WEATHER.question}]}
+    body: dict[str, Any] = {
+        "model": service.served_model_name,
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": WEATHER.question}],
+    }
     if bad == "unknown-function":
-        body |= {"tools": tools_of(WEATHER, TOOLS),
-                 "tool_choice": {"type": "function", "function": {"name": "no_such_tool"}}}
+        body |= {
+            "tools": tools_of(WEATHER, TOOLS),
+            "tool_choice": {"type": "function", "function": {"name": "no_such_tool"}},
+        }
     else:
         body["tool_choice"] = NAMED
     with http_client(service) as http:
@@ -153,8 +173,9 @@ def test_bad_tool_choice_is_rejected(service: Endpoint, target: Target, bad: str
 
 
 @pytest.mark.per_target("category", lambda s: list(CATEGORIES))
-def test_tool_call_pass_rate(client: openai.OpenAI, service: Endpoint, target: Target,
-                             category: str, record_measurement) -> None:
+def test_tool_call_pass_rate(
+    client: openai.OpenAI, service: Endpoint, target: Target, category: str, record_measurement
+) -> None:
     floors = target.deployment.tool_call_pass_rate
     assert category in floors, (
         f"catalog: {target.id} declares no tool_call_pass_rate floor for '{category}': "
@@ -168,8 +189,14 @@ def test_tool_call_pass_rate(client: openai.OpenAI, service: Endpoint, target: T
         if problems:
             failures.append(f"  {case.id}: " + "; ".join(problems))
     rate = 1 - len(failures) / len(cases)
-    record_measurement(f"tool_call_pass_rate_{category}", round(rate, 3), "ratio",
-                       better="higher", floor=floors[category], cases=len(cases))
+    record_measurement(
+        f"tool_call_pass_rate_{category}",
+        round(rate, 3),
+        "ratio",
+        better="higher",
+        floor=floors[category],
+        cases=len(cases),
+    )
     assert rate >= floors[category], (
         f"{category}: pass rate {rate:.2f} < floor {floors[category]:.2f} "
         f"({len(cases) - len(failures)}/{len(cases)}); failing cases:\n" + "\n".join(failures)

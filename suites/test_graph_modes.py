@@ -33,8 +33,7 @@ def compared_modes(stack: Stack) -> list[str]:
 def reference_run(graph_mode_run, stack: Stack):
     """Eager's run, which the other modes are compared with."""
     assert REFERENCE in stack.modes, (
-        f"catalog: {stack.target.hardware.name} lists no '{REFERENCE}' graph mode to compare "
-        "with"
+        f"catalog: {stack.target.hardware.name} lists no '{REFERENCE}' graph mode to compare with"
     )
     run = graph_mode_run(REFERENCE)
     assert run.error is None, f"the {REFERENCE} reference did not come up: {run.error}"
@@ -79,8 +78,9 @@ def test_graph_mode_greedy_matches_eager(graph_mode_run, stack: Stack, mode: str
 
 
 @pytest.mark.per_target("mode", compared_modes)
-def test_graph_mode_tpot_ratio_to_eager(graph_mode_run, stack: Stack, mode: str,
-                                        record_measurement) -> None:
+def test_graph_mode_tpot_ratio_to_eager(
+    graph_mode_run, stack: Stack, mode: str, record_measurement
+) -> None:
     eager = reference_run(graph_mode_run, stack)
     run = graph_mode_run(mode)
     assert run.error is None, f"{mode}: the service did not come up: {run.error}"
@@ -90,9 +90,15 @@ def test_graph_mode_tpot_ratio_to_eager(graph_mode_run, stack: Stack, mode: str,
     )
     ratio = run.tpot_s / eager.tpot_s
     assert math.isfinite(ratio) and ratio > 0, f"{mode}: TPOT ratio {ratio} is not a number"
-    record_measurement(f"tpot_ratio_{mode}_to_{REFERENCE}", round(ratio, 3), "ratio",
-                       better="lower",
-                       tpot_ms=round(run.tpot_s * 1e3, 1),
-                       reference_tpot_ms=round(eager.tpot_s * 1e3, 1))
-    print(f"{stack.id} {mode}: TPOT {run.tpot_s * 1e3:.1f} ms, {REFERENCE} "
-          f"{eager.tpot_s * 1e3:.1f} ms, ratio {ratio:.2f}")
+    record_measurement(
+        f"tpot_ratio_{mode}_to_{REFERENCE}",
+        round(ratio, 3),
+        "ratio",
+        better="lower",
+        tpot_ms=round(run.tpot_s * 1e3, 1),
+        reference_tpot_ms=round(eager.tpot_s * 1e3, 1),
+    )
+    print(
+        f"{stack.id} {mode}: TPOT {run.tpot_s * 1e3:.1f} ms, {REFERENCE} "
+        f"{eager.tpot_s * 1e3:.1f} ms, ratio {ratio:.2f}"
+    )

@@ -42,12 +42,18 @@ def perf_shapes(stack: Stack) -> list[PerfFloor]:
 def measure(service: Endpoint, shape: PerfFloor, running) -> tuple[dict, LoadReport]:
     """Run the shape against the service, and what other work used the CPUs meanwhile."""
     config = LoadConfig(
-        base_url=service.base_url, model=service.served_model_name,
-        prompt_tokens=shape.prompt_tokens, output_tokens=shape.output_tokens,
-        num_requests=shape.num_requests, concurrency=shape.concurrency,
-        warmup_requests=shape.warmup_requests, headers=service.headers, progress=False,
-        request_timeout_s=request_bound(service.bounds, "/v1/completions",
-                                        {"max_tokens": shape.output_tokens}).seconds,
+        base_url=service.base_url,
+        model=service.served_model_name,
+        prompt_tokens=shape.prompt_tokens,
+        output_tokens=shape.output_tokens,
+        num_requests=shape.num_requests,
+        concurrency=shape.concurrency,
+        warmup_requests=shape.warmup_requests,
+        headers=service.headers,
+        progress=False,
+        request_timeout_s=request_bound(
+            service.bounds, "/v1/completions", {"max_tokens": shape.output_tokens}
+        ).seconds,
     )
     with HostLoad(running.local_pids(), running.local_containers()) as load:
         result = run_load(config)
@@ -55,39 +61,67 @@ def measure(service: Endpoint, shape: PerfFloor, running) -> tuple[dict, LoadRep
 
 
 @pytest.mark.per_target("shape", perf_shapes)
-def test_performance_floor(stack: Stack, target: Target, service: Endpoint, shape: PerfFloor,
-                           run_dir: Path, perf_baseline, perf_baseline_ratio: float,
-                           serving_isa: str | None, no_floor, record_measurement,
-                           running_service) -> None:
+def test_performance_floor(
+    stack: Stack,
+    target: Target,
+    service: Endpoint,
+    shape: PerfFloor,
+    run_dir: Path,
+    perf_baseline,
+    perf_baseline_ratio: float,
+    serving_isa: str | None,
+    no_floor,
+    record_measurement,
+    running_service,
+) -> None:
     result, load = measure(service, shape, running_service)
     path = perf.write_result(run_dir, result, shape.name, stack.id)
     key = perf.key({"target": stack.id, "name": shape.name, "concurrency": shape.concurrency})
-    summary = (f"{key}: {result['output_throughput']:.1f} output tok/s, TTFT p99 "
-               f"{result['ttft_ms']['p99']:.1f} ms, TPOT p99 {result['tpot_ms']['p99']:.1f} ms "
-               f"(result: {path.name})")
+    summary = (
+        f"{key}: {result['output_throughput']:.1f} output tok/s, TTFT p99 "
+        f"{result['ttft_ms']['p99']:.1f} ms, TPOT p99 {result['tpot_ms']['p99']:.1f} ms "
+        f"(result: {path.name})"
+    )
     judged = not stack.options.endpoint and not stack.launcher.remote
-    record_measurement("other_cpu_cores", round(load.other_cores, 2), "cores",
-                       better="lower", window_s=round(load.seconds, 1),
-                       judged=judged or "no: processes of nodes started over ssh or of an "
-                                        "--endpoint deployment cannot be told apart here")
+    record_measurement(
+        "other_cpu_cores",
+        round(load.other_cores, 2),
+        "cores",
+        better="lower",
+        window_s=round(load.seconds, 1),
+        judged=judged
+        or "no: processes of nodes started over ssh or of an "
+        "--endpoint deployment cannot be told apart here",
+    )
     bound = stack.target.hardware.host.busy_cpu_cores
     if judged and (busy := load.busy_reason(bound)) is not None:
         pytest.fail(f"measurement invalid: {busy} [{summary}]", pytrace=False)
     if (reason := invalid_reason(result)) is not None:
         pytest.fail(f"measurement invalid: {reason} [{summary}]", pytrace=False)
     floors, held_to = floors_for(shape, serving_isa)
-    record_measurement(f"{shape.name}_output_tok_s", round(result["output_throughput"], 2),
-                       "tok/s", better="higher", floors=held_to)
+    record_measurement(
+        f"{shape.name}_output_tok_s",
+        round(result["output_throughput"], 2),
+        "tok/s",
+        better="higher",
+        floors=held_to,
+    )
     if perf_baseline is None and floors is None:
-        no_floor(f"{key}: {held_to}: measured {summary}; record a baseline from a signed-off "
-                 f"run with --record-baseline FILE and pass --perf-baseline FILE, or set the "
-                 f"floors in the catalog (deployments[].perf of models/{target.model.name}.yaml)")
+        no_floor(
+            f"{key}: {held_to}: measured {summary}; record a baseline from a signed-off "
+            f"run with --record-baseline FILE and pass --perf-baseline FILE, or set the "
+            f"floors in the catalog (deployments[].perf of models/{target.model.name}.yaml)"
+        )
     breaches = floor_breaches(result, floors) if floors is not None else []
     if perf_baseline is not None:
         if key not in perf_baseline:
-            pytest.fail(f"--perf-baseline has no result for {key} "
-                        f"(it has: {', '.join(sorted(perf_baseline)) or 'none'})", pytrace=False)
+            pytest.fail(
+                f"--perf-baseline has no result for {key} "
+                f"(it has: {', '.join(sorted(perf_baseline)) or 'none'})",
+                pytrace=False,
+            )
         breaches += baseline_breaches(result, perf_baseline[key], perf_baseline_ratio)
     if breaches:
-        pytest.fail(f"performance below floor ({held_to}): {'; '.join(breaches)} [{summary}]",
-                    pytrace=False)
+        pytest.fail(
+            f"performance below floor ({held_to}): {'; '.join(breaches)} [{summary}]", pytrace=False
+        )

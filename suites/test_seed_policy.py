@@ -21,8 +21,12 @@ MESSAGES = [{"role": "user", "content": "Write one sentence about the sea."}]
 def sample(client: openai.OpenAI, service: Endpoint, target: Target, seed: int) -> str:
     """A temperature-1 answer with `seed`."""
     response = client.chat.completions.create(
-        model=service.served_model_name, messages=MESSAGES, temperature=1.0, max_tokens=32,
-        seed=seed, extra_body=thinking_switch(target.model.chat.thinking, False),
+        model=service.served_model_name,
+        messages=MESSAGES,
+        temperature=1.0,
+        max_tokens=32,
+        seed=seed,
+        extra_body=thinking_switch(target.model.chat.thinking, False),
     )
     return response.choices[0].message.content or ""
 
@@ -44,15 +48,17 @@ def seeded(client, service, target, record_measurement, seeds: tuple[int, int]) 
     return texts
 
 
-def test_seed_same_seed_same_text(client: openai.OpenAI, service: Endpoint, target: Target,
-                                  record_measurement) -> None:
+def test_seed_same_seed_same_text(
+    client: openai.OpenAI, service: Endpoint, target: Target, record_measurement
+) -> None:
     first, second = seeded(client, service, target, record_measurement, (1234, 1234))
     assert first == second, (
         f"seed 1234 at temperature 1 gave different texts:\n {first!r}\n {second!r}"
     )
 
 
-def test_seed_different_seeds_differ(client: openai.OpenAI, service: Endpoint, target: Target,
-                                     record_measurement) -> None:
+def test_seed_different_seeds_differ(
+    client: openai.OpenAI, service: Endpoint, target: Target, record_measurement
+) -> None:
     first, second = seeded(client, service, target, record_measurement, (1, 2))
     assert first != second, f"seeds 1 and 2 at temperature 1 gave the same text: {first!r}"

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.local_weights
 
 
 @pytest.mark.per_target("check", lambda s: checks_for(s.target, s.expected))
-def test_weights_check(stack: Stack, check: str, weights_dir: Path,
-                       weights_settings: Settings) -> None:
+def test_weights_check(
+    stack: Stack, check: str, weights_dir: Path, weights_settings: Settings
+) -> None:
     try:
         result = run_check(check, stack.target, weights_dir, weights_settings, stack.expected)
     except SuiteError as exc:
@@ -33,8 +34,9 @@ def test_weights_check(stack: Stack, check: str, weights_dir: Path,
 
 
 @pytest.mark.per_target("rank", lambda s: [n.rank for n in s.nodes[1:]])
-def test_weights_on_every_other_node(rank: int, host_report: HostReport, weights_dir: Path,
-                                     weights_settings: Settings) -> None:
+def test_weights_on_every_other_node(
+    rank: int, host_report: HostReport, weights_dir: Path, weights_settings: Settings
+) -> None:
     manifest = load_manifest(weights_settings.manifest or weights_dir / MANIFEST_NAME, weights_dir)
     problems = node_problems(host_report.nodes[rank], manifest)
     assert not problems, "\n".join(problems)

@@ -67,9 +67,20 @@ def run_suites(tmp_path: Path) -> Callable[..., SuiteRun]:
 
     def run(*args: str, timeout: float = 300) -> SuiteRun:
         where = [] if any(a.startswith("suites/") for a in args) else ["suites/"]
-        argv = [sys.executable, "-m", "pytest", *where, "-p", "no:cacheprovider",
-                "--junitxml", str(tmp_path / "junit.xml"), "--reports-dir",
-                str(tmp_path / "reports"), "-q", *args]
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *where,
+            "-p",
+            "no:cacheprovider",
+            "--junitxml",
+            str(tmp_path / "junit.xml"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "-q",
+            *args,
+        ]
         done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
         return SuiteRun(done.returncode, done.stdout + done.stderr)
 
@@ -85,8 +96,14 @@ class FakeEngineCatalog:
 
     def args(self) -> list[str]:
         """The suite options that select it for the embedded model."""
-        return ["--catalog", str(self.catalog), "--weights-root", str(self.weights_root),
-                "--model", "smollm2-135m"]
+        return [
+            "--catalog",
+            str(self.catalog),
+            "--weights-root",
+            str(self.weights_root),
+            "--model",
+            "smollm2-135m",
+        ]
 
 
 @pytest.fixture

@@ -55,8 +55,14 @@ FEATURE_DEFECTS: dict[str, str] = {
 }
 
 CITIES = ("Paris", "Tokyo", "Berlin", "London")
-CURRENCIES = {"usd": "USD", "dollars": "USD", "eur": "EUR", "euros": "EUR", "jpy": "JPY",
-              "yen": "JPY"}
+CURRENCIES = {
+    "usd": "USD",
+    "dollars": "USD",
+    "eur": "EUR",
+    "euros": "EUR",
+    "jpy": "JPY",
+    "yen": "JPY",
+}
 THOUGHT = "The user asks a question. I recall the fact and answer briefly."
 MAX_LOGPROBS = 20
 STORM = {"cancelled": 0, "in_flight": 0}
@@ -86,23 +92,36 @@ def _currency_calls(question: str) -> list[tuple[str, dict[str, Any]]]:
     if re.search(r"how many", question, re.IGNORECASE):  # "how many X for N Y": Y -> X
         source, dest = dest, source
     value = float(amount.group())
-    return [("convert_currency", {"amount": int(value) if value.is_integer() else value,
-                                  "from_currency": source, "to_currency": dest})]
+    return [
+        (
+            "convert_currency",
+            {
+                "amount": int(value) if value.is_integer() else value,
+                "from_currency": source,
+                "to_currency": dest,
+            },
+        )
+    ]
 
 
-def planned_calls(question: str, tools: list[dict[str, Any]], choice: Any,
-                  defect: str | None) -> list[tuple[str, dict[str, Any]]]:
+def planned_calls(
+    question: str, tools: list[dict[str, Any]], choice: Any, defect: str | None
+) -> list[tuple[str, dict[str, Any]]]:
     """The calls the "model" makes for `question` under `tool_choice`."""
     names = [t["function"]["name"] for t in tools]
     if choice == "none" and defect != "ignores_tool_choice_none":
         return []
-    calls = [c for c in _weather_calls(question) + _stock_calls(question)
-             + _currency_calls(question) if c[0] in names]
+    calls = [
+        c
+        for c in _weather_calls(question) + _stock_calls(question) + _currency_calls(question)
+        if c[0] in names
+    ]
     if isinstance(choice, dict):
         wanted = choice["function"]["name"]
         calls = [c for c in calls if c[0] == wanted] or [(wanted, {})]
-    elif not calls and (choice == "required" or defect in ("calls_irrelevant",
-                                                           "ignores_tool_choice_none")):
+    elif not calls and (
+        choice == "required" or defect in ("calls_irrelevant", "ignores_tool_choice_none")
+    ):
         calls = [(names[0], {})]
     if defect == "no_parallel_calls":
         calls = calls[:1]
@@ -119,8 +138,10 @@ def tool_choice_error(body: dict[str, Any], defect: str | None) -> str | None:
     if isinstance(choice, dict):
         names = [t["function"]["name"] for t in tools]
         if choice.get("function", {}).get("name") not in names:
-            return ("The tool specified in `tool_choice` does not match any of the "
-                    "specified `tools` (parameter=tool_choice)")
+            return (
+                "The tool specified in `tool_choice` does not match any of the "
+                "specified `tools` (parameter=tool_choice)"
+            )
     return None
 
 
@@ -132,10 +153,12 @@ def encode_calls(calls: list[tuple[str, dict[str, Any]]], defect: str | None) ->
         arguments = json.dumps(args)
         if defect == "tool_args_invalid":  # what vLLM 0.32 CPU returned: a bare JSON string
             arguments = json.dumps(next(iter(args.values()), "celsius"))
-        call_id = shared if defect == "duplicate_tool_ids" else \
-            f"chatcmpl-tool-{uuid.uuid4().hex[:16]}"
-        encoded.append({"id": call_id, "type": "function",
-                        "function": {"name": name, "arguments": arguments}})
+        call_id = (
+            shared if defect == "duplicate_tool_ids" else f"chatcmpl-tool-{uuid.uuid4().hex[:16]}"
+        )
+        encoded.append(
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        )
     return encoded
 
 
@@ -154,8 +177,9 @@ def tool_result_answer(messages: list[dict[str, Any]], defect: str | None) -> st
     return f"The tool reports {result}."
 
 
-def split_thought(pieces: list[str], thinking: bool, defect: str | None
-                  ) -> tuple[list[str], list[str]]:
+def split_thought(
+    pieces: list[str], thinking: bool, defect: str | None
+) -> tuple[list[str], list[str]]:
     """(reasoning pieces, content pieces) of a raw output, as a qwen3 reasoning parser."""
     if not thinking:
         return (thought_words() if defect == "reasoning_when_off" else []), pieces
@@ -164,10 +188,10 @@ def split_thought(pieces: list[str], thinking: bool, defect: str | None
     if "\n</think>\n\n" in pieces:
         end = pieces.index("\n</think>\n\n")
         if defect == "reasoning_dropped":
-            return [], pieces[end + 1:]
+            return [], pieces[end + 1 :]
         if defect == "empty_answer_after_thought":
             return pieces[1:end], []
-        return pieces[1:end], pieces[end + 1:]
+        return pieces[1:end], pieces[end + 1 :]
     return pieces[1:], []  # the thought was cut before </think>
 
 
@@ -195,9 +219,11 @@ def sampling_rng(body: dict[str, Any], defect: str | None) -> random.Random | No
 
 def too_long_message(count: int, max_model_len: int) -> str:
     """vLLM 0.32's 400 message for a prompt over max_model_len."""
-    return (f"This model's maximum context length is {max_model_len} tokens. However, your "
-            f"prompt contains at least {count} input tokens, which exceeds this limit even "
-            "without any output tokens. Please reduce the length of the input prompt.")
+    return (
+        f"This model's maximum context length is {max_model_len} tokens. However, your "
+        f"prompt contains at least {count} input tokens, which exceeds this limit even "
+        "without any output tokens. Please reduce the length of the input prompt."
+    )
 
 
 def logprobs_error(body: dict[str, Any], chat: bool, defect: str | None) -> str | None:
@@ -205,8 +231,9 @@ def logprobs_error(body: dict[str, Any], chat: bool, defect: str | None) -> str 
     wanted = body.get("top_logprobs") if chat else body.get("logprobs")
     if not isinstance(wanted, int) or wanted <= MAX_LOGPROBS or defect == "logprobs_unchecked":
         return None
-    return (f"Requested sample logprobs of {wanted}, which is greater than max allowed: "
-            f"{MAX_LOGPROBS}")
+    return (
+        f"Requested sample logprobs of {wanted}, which is greater than max allowed: {MAX_LOGPROBS}"
+    )
 
 
 # --------------------------------------------------------------------------- task scores
@@ -244,8 +271,11 @@ def _offered(names: list[str]) -> tuple[str, ...]:
 @cache
 def _bfcl_cases() -> dict[tuple[str, tuple[str, ...]], bfcl.BfclCase]:
     """The BFCL cases of the default categories by last user message and functions offered."""
-    return {(case.messages[-1]["content"], _offered([f["name"] for f in case.functions])): case
-            for category in bfcl.CATEGORIES[:5] for case in bfcl.load_category(category)}
+    return {
+        (case.messages[-1]["content"], _offered([f["name"] for f in case.functions])): case
+        for category in bfcl.CATEGORIES[:5]
+        for case in bfcl.load_category(category)
+    }
 
 
 def _first(options: list[Any]) -> Any:
@@ -256,8 +286,7 @@ def _first(options: list[Any]) -> Any:
 def _value(option: Any) -> Any:
     """A possible-answer option as a plain value (nested dicts list alternatives again)."""
     if isinstance(option, dict):
-        return {k: v for k, v in ((k, _first(alts)) for k, alts in option.items())
-                if v is not None}
+        return {k: v for k, v in ((k, _first(alts)) for k, alts in option.items()) if v is not None}
     if isinstance(option, list):
         return [_value(item) for item in option]
     return option
@@ -274,8 +303,9 @@ def _wrong(value: Any) -> Any:
     return type(value)()
 
 
-def bfcl_calls(question: str, tools: list[dict[str, Any]], defect: str | None
-               ) -> list[tuple[str, dict[str, Any]]] | None:
+def bfcl_calls(
+    question: str, tools: list[dict[str, Any]], defect: str | None
+) -> list[tuple[str, dict[str, Any]]] | None:
     """The calls a perfect model makes for a BFCL question with its functions (None: not a
     BFCL question), names as offered ("." sent as "_"), with the defects applied."""
     case = _bfcl_cases().get((question, _offered([t["function"]["name"] for t in tools])))
@@ -283,9 +313,8 @@ def bfcl_calls(question: str, tools: list[dict[str, Any]], defect: str | None
         return None
     calls = []
     for due in case.ground_truth or []:
-        (name, params), = due.items()
-        args = {k: v for k, v in ((k, _first(alts)) for k, alts in params.items())
-                if v is not None}
+        ((name, params),) = due.items()
+        args = {k: v for k, v in ((k, _first(alts)) for k, alts in params.items()) if v is not None}
         if defect == "bfcl_wrong_args":
             args = {k: _wrong(v) for k, v in args.items()}
         calls.append((name.replace(".", "_"), args))

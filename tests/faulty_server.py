@@ -136,8 +136,7 @@ GENERATIONS = itertools.count(1)
 @app.middleware("http")
 async def dies_by_itself(request: Request, call_next: Any) -> Any:
     """With FAULTY_SERVER_DIE_AFTER=N, the Nth generation request ends the server."""
-    if DIE_AFTER and request.url.path.endswith("completions") and \
-            next(GENERATIONS) >= DIE_AFTER:
+    if DIE_AFTER and request.url.path.endswith("completions") and next(GENERATIONS) >= DIE_AFTER:
         print(ENGINE_DEATH, flush=True)
         os._exit(1)
     return await call_next(request)
@@ -147,8 +146,12 @@ async def dies_by_itself(request: Request, call_next: Any) -> Any:
 async def require_api_key(request: Request, call_next: Any) -> Any:
     """Refuse /v1 requests that lack the server's API key with 401, as vLLM does."""
     sent = request.headers.get("authorization", "")
-    if (API_KEY and request.url.path.startswith("/v1/") and sent != f"Bearer {API_KEY}"
-            and not defect("ignores_api_key")):
+    if (
+        API_KEY
+        and request.url.path.startswith("/v1/")
+        and sent != f"Bearer {API_KEY}"
+        and not defect("ignores_api_key")
+    ):
         return JSONResponse({"error": "Unauthorized"}, status_code=401)
     return await call_next(request)
 
@@ -167,8 +170,9 @@ def render_chat(messages: list[dict[str, Any]], body: dict[str, Any] | None = No
             kwargs = {**kwargs, "enable_thinking": kwargs["thinking"]}
         if defect("wrong_template"):
             messages = [{"role": "system", "content": "You are Qwen."}, *messages]
-        return render_template(CONFIG["template"], messages, tools=body.get("tools") or None,
-                               template_kwargs=kwargs)
+        return render_template(
+            CONFIG["template"], messages, tools=body.get("tools") or None, template_kwargs=kwargs
+        )
     if not messages or messages[0]["role"] != "system":
         messages = [{"role": "system", "content": SYSTEM}, *messages]
     body = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
@@ -178,8 +182,9 @@ def render_chat(messages: list[dict[str, Any]], body: dict[str, Any] | None = No
 def generate(prompt: str, body: dict[str, Any]) -> tuple[list[str], str]:
     """Word pieces and finish_reason for a request, with defects applied."""
     max_tokens = int(body.get("max_tokens") or 16)
-    pieces = ff.capital_pieces(prompt, STATE["defect"], CONFIG["eager"]) \
-        or MODEL.continuation(prompt, wrong=defect("wrong_answer"))
+    pieces = ff.capital_pieces(prompt, STATE["defect"], CONFIG["eager"]) or MODEL.continuation(
+        prompt, wrong=defect("wrong_answer")
+    )
     if (rng := ff.sampling_rng(body, STATE["defect"])) is not None:
         pieces = [" " + rng.choice(STORY) for _ in range(24)]
     if defect("graph_diverges") and not CONFIG["eager"] and len(pieces) > 2:
@@ -210,14 +215,19 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     if defect("prompt_tokens_off"):
         prompt_tokens += 3
     total = prompt_tokens + completion_tokens + (1 if defect("usage_total_off") else 0)
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": total}
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": total,
+    }
 
 
 def error(status: int, message: str) -> JSONResponse:
     """An OpenAI-style error body."""
-    return JSONResponse({"error": {"message": message, "type": "BadRequestError",
-                                   "code": status}}, status_code=status)
+    return JSONResponse(
+        {"error": {"message": message, "type": "BadRequestError", "code": status}},
+        status_code=status,
+    )
 
 
 @app.post("/_control")
@@ -248,9 +258,10 @@ async def models() -> dict[str, Any]:
     """The served model and its context length."""
     name = "other-model" if defect("wrong_served_name") else CONFIG["name"]
     max_len = 4096 if defect("wrong_max_model_len") else MAX_MODEL_LEN
-    return {"object": "list", "data": [
-        {"id": name, "object": "model", "owned_by": "faulty", "max_model_len": max_len}
-    ]}
+    return {
+        "object": "list",
+        "data": [{"id": name, "object": "model", "owned_by": "faulty", "max_model_len": max_len}],
+    }
 
 
 @app.post("/tokenize")
@@ -341,15 +352,26 @@ async def completions(request: Request) -> Any:
         ff.STORM["in_flight"] -= 1
     pieces, finish = generate(prompt, body)
     use = usage(len(MODEL.tokenize(prompt)), len(pieces))
-    base = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion",
-            "created": int(time.time()), "model": CONFIG["name"]}
+    base = {
+        "id": f"cmpl-{uuid.uuid4().hex}",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": CONFIG["name"],
+    }
     if defect("completions_without_choices"):
         return {**base, "usage": use}
     if not body.get("stream"):
-        return {**base, "choices": [{"index": 0, "text": "".join(pieces),
-                                     "finish_reason": finish, "logprobs": None}], "usage": use}
-    events = [{**base, "choices": [{"index": 0, "text": p, "finish_reason": None}]}
-              for p in _stream_pieces(pieces)]
+        return {
+            **base,
+            "choices": [
+                {"index": 0, "text": "".join(pieces), "finish_reason": finish, "logprobs": None}
+            ],
+            "usage": use,
+        }
+    events = [
+        {**base, "choices": [{"index": 0, "text": p, "finish_reason": None}]}
+        for p in _stream_pieces(pieces)
+    ]
     events += _closing(base, {"text": ""}, finish, use, body)
     return StreamingResponse(_sse(events), media_type="text/event-stream")
 
@@ -374,8 +396,13 @@ def _chat_turn(body: dict[str, Any], prompt: str) -> tuple[list[str], list[str],
     if (answer := ff.tool_result_answer(messages, active)) is not None:
         return [], re.findall(r"\s*\S+", answer), [], "stop"
     due = ff.bfcl_calls(last_user, tools, active) if tools else None
-    calls = due if due is not None else \
-        ff.planned_calls(last_user, tools, body.get("tool_choice", "auto"), active) if tools else []
+    calls = (
+        due
+        if due is not None
+        else ff.planned_calls(last_user, tools, body.get("tool_choice", "auto"), active)
+        if tools
+        else []
+    )
     if calls:
         forced = isinstance(body.get("tool_choice"), dict)
         finish = "stop" if forced or defect("finish_stop_on_tool_call") else "tool_calls"
@@ -394,25 +421,44 @@ def _chat_turn(body: dict[str, Any], prompt: str) -> tuple[list[str], list[str],
 
 
 def _logprobs(pieces: list[str]) -> dict[str, Any]:
-    return {"content": [{"token": p, "logprob": 0.0, "bytes": None, "top_logprobs": []}
-                        for p in pieces]}
+    return {
+        "content": [{"token": p, "logprob": 0.0, "bytes": None, "top_logprobs": []} for p in pieces]
+    }
 
 
 def _call_deltas(base: dict, calls: list[dict]) -> list[dict]:
     """Stream events of tool calls: name first, then argument fragments."""
     events = []
     for index, call in enumerate(calls):
-        head = {"index": index, "id": call["id"], "type": "function",
-                "function": {"name": call["function"]["name"], "arguments": ""}}
-        events.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]},
-                                            "finish_reason": None}]})
+        head = {
+            "index": index,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": ""},
+        }
+        events.append(
+            {
+                **base,
+                "choices": [{"index": 0, "delta": {"tool_calls": [head]}, "finish_reason": None}],
+            }
+        )
         args = call["function"]["arguments"]
-        fragments = [args[i:i + 6] for i in range(0, len(args), 6)]
+        fragments = [args[i : i + 6] for i in range(0, len(args), 6)]
         if defect("stream_drops_arg_fragment") and len(fragments) > 2:
             fragments.pop(1)
-        events += [{**base, "choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": index, "function": {"arguments": f}}]}, "finish_reason": None}]}
-            for f in fragments]
+        events += [
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"index": index, "function": {"arguments": f}}]},
+                        "finish_reason": None,
+                    }
+                ],
+            }
+            for f in fragments
+        ]
     return events
 
 
@@ -427,25 +473,46 @@ async def chat_completions(request: Request) -> Any:
         return bad
     reasoning, pieces, calls, finish = _chat_turn(body, prompt)
     use = usage(len(MODEL.tokenize(prompt)), len(reasoning) + len(pieces) + len(calls))
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
-            "created": int(time.time()), "model": CONFIG["name"]}
+    base = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": CONFIG["name"],
+    }
     content = "".join(pieces).lstrip()
     thought = "".join(reasoning).strip() or None
     if not body.get("stream"):
-        message = {"role": "assistant", "content": content if content or not calls else None,
-                   "reasoning": thought}
+        message = {
+            "role": "assistant",
+            "content": content if content or not calls else None,
+            "reasoning": thought,
+        }
         if calls:
             message["tool_calls"] = calls
-        choice = {"index": 0, "message": message, "finish_reason": finish,
-                  "logprobs": _logprobs(pieces) if body.get("logprobs") else None}
+        choice = {
+            "index": 0,
+            "message": message,
+            "finish_reason": finish,
+            "logprobs": _logprobs(pieces) if body.get("logprobs") else None,
+        }
         return {**base, "choices": [choice], "usage": use}
     base["object"] = "chat.completion.chunk"
-    events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                    "finish_reason": None}]}]
-    events += [{**base, "choices": [{"index": 0, "delta": {"reasoning": r},
-                                     "finish_reason": None}]} for r in reasoning]
-    events += [{**base, "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": None}]}
-               for c in _stream_pieces(re.findall(r"\s*\S+", content))]
+    events = [
+        {
+            **base,
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+            ],
+        }
+    ]
+    events += [
+        {**base, "choices": [{"index": 0, "delta": {"reasoning": r}, "finish_reason": None}]}
+        for r in reasoning
+    ]
+    events += [
+        {**base, "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": None}]}
+        for c in _stream_pieces(re.findall(r"\s*\S+", content))
+    ]
     events += _call_deltas(base, calls)
     events += _closing(base, {"delta": {}}, finish, use, body)
     return StreamingResponse(_sse(events), media_type="text/event-stream")
@@ -456,23 +523,36 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--defect", choices=sorted(DEFECTS | FEATURE_DEFECTS),
-                        default=os.environ.get("FAULTY_SERVER_DEFECT"))
+    parser.add_argument(
+        "--defect",
+        choices=sorted(DEFECTS | FEATURE_DEFECTS),
+        default=os.environ.get("FAULTY_SERVER_DEFECT"),
+    )
     parser.add_argument("--served-model-name", default=SERVED_NAME)
-    parser.add_argument("--model", default=None, help="weights dir; its chat_template.jinja "
-                        "replaces the built-in ChatML")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="weights dir; its chat_template.jinja replaces the built-in ChatML",
+    )
     parser.add_argument("--enforce-eager", action="store_true")
     args, _vllm_flags = parser.parse_known_args()
     if os.environ.get("FAULTY_SERVER_EXIT_AT_START"):
         sys.exit("faulty server: refusing to start (FAULTY_SERVER_EXIT_AT_START)")
     STATE["defect"] = args.defect
     template = Path(args.model or "") / "chat_template.jinja"
-    CONFIG.update(name=args.served_model_name, eager=args.enforce_eager,
-                  template=template.read_text() if args.model and template.is_file() else None)
+    CONFIG.update(
+        name=args.served_model_name,
+        eager=args.enforce_eager,
+        template=template.read_text() if args.model and template.is_file() else None,
+    )
     eager = args.enforce_eager or args.defect == "graph_mode_ignored"
     # the log lines vLLM 0.32 CPU prints in each mode (the graph-mode suite looks for them)
-    print("WARNING [vllm.py] Enforce eager set, disabling torch.compile" if eager else
-          "INFO [cpu_model_runner.py] Warming up model for the compilation...", flush=True)
+    print(
+        "WARNING [vllm.py] Enforce eager set, disabling torch.compile"
+        if eager
+        else "INFO [cpu_model_runner.py] Warming up model for the compilation...",
+        flush=True,
+    )
     if API_KEY:
         print("INFO [faulty_server.py] API key required on /v1 routes", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

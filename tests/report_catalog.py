@@ -104,8 +104,11 @@ class SuiteRun:
 
     def bring_up_workers(self) -> set[str]:
         """The processes (xdist worker ids, or "main") whose launcher brought servers up."""
-        return {rec.get("worker", "main") for rec in facts.read(self.run_dir)
-                if rec["section"] == facts.BRING_UP}
+        return {
+            rec.get("worker", "main")
+            for rec in facts.read(self.run_dir)
+            if rec["section"] == facts.BRING_UP
+        }
 
     def bring_ups(self) -> dict[str, int]:
         """How many servers the launcher started, per target and graph mode."""
@@ -117,15 +120,31 @@ class SuiteRun:
         return counts
 
 
-def run_suites(reports: Path, *args: str, env: dict[str, str] | None = None,
-               timeout: float = 300) -> SuiteRun:
+def run_suites(
+    reports: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> SuiteRun:
     """`pytest ARGS` (suite files among them) writing its run folder under `reports`."""
     reports.mkdir(parents=True, exist_ok=True)
     before = set(reports.iterdir())
-    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-            "--reports-dir", str(reports), *args]
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--reports-dir",
+        str(reports),
+        *args,
+    ]
+    done = subprocess.run(
+        argv,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     new = [p for p in set(reports.iterdir()) - before if p.is_dir() and not p.is_symlink()]
     assert len(new) == 1, f"expected one run folder, got {new}:\n{done.stdout[-3000:]}"
     return SuiteRun(done.returncode, done.stdout + done.stderr, new[0])

@@ -40,43 +40,70 @@ def catalog_copy(tmp_path: Path) -> Path:
 def test_shipped_catalog_covers_every_seed_model() -> None:
     # the seeds' model lists, not the catalog's file names: adding a model needs no code
     catalog = load_catalog()
-    on_duo = {(m.family, m.size_class) for m in catalog.models.values() if m.status == "supported"
-              for d in m.deployments if d.hardware == "atlas-300i-duo"}
+    on_duo = {
+        (m.family, m.size_class)
+        for m in catalog.models.values()
+        if m.status == "supported"
+        for d in m.deployments
+        if d.hardware == "atlas-300i-duo"
+    }
     for family, sizes in SEED_000_SUPPORTED.items():
         missing = [s for s in sizes if (family, s) not in on_duo]
         assert not missing, f"seed 000 §1 supports {family} {missing} on the 300I Duo"
-    in_progress = [m.source.huggingface or "" for m in catalog.models.values()
-                   if m.status == "in-progress"]
+    in_progress = [
+        m.source.huggingface or "" for m in catalog.models.values() if m.status == "in-progress"
+    ]
     for name, parts in SEED_000_IN_PROGRESS.items():
         assert any(all(part in h for part in parts) for h in in_progress), (
-            f"seed 000 §1: {name} is in progress: the catalog needs it as status in-progress")
+            f"seed 000 §1: {name} is in progress: the catalog needs it as status in-progress"
+        )
     family, quantization, hardware = SEED_003_MODEL
-    assert any(m.family == family and m.quantization == quantization
-               and any(d.hardware == hardware for d in m.deployments)
-               for m in catalog.models.values()), "seed 003: DeepSeek-V3.1-w8a8 on two A2"
+    assert any(
+        m.family == family
+        and m.quantization == quantization
+        and any(d.hardware == hardware for d in m.deployments)
+        for m in catalog.models.values()
+    ), "seed 003: DeepSeek-V3.1-w8a8 on two A2"
 
 
 def test_a_new_model_is_one_yaml_file(catalog_copy: Path) -> None:
     (catalog_copy / "models" / "qwen3-1.7b.yaml").write_text(
         "name: qwen3-1.7b\nfamily: qwen3\nsource: {huggingface: Qwen/Qwen3-1.7B}\n"
         "parameters_b: 1.72\nsize_class: 4B\nweights_gib: 3.4\ndtype: bfloat16\n"
-        "deployments:\n  - {hardware: atlas-300i-duo, tensor_parallel: 1}\n")
+        "deployments:\n  - {hardware: atlas-300i-duo, tensor_parallel: 1}\n"
+    )
     model = load_catalog(catalog_copy).models["qwen3-1.7b"]
     # the family and the profile give it everything else
     assert model.chat.thinking.kwarg == "enable_thinking" and model.golden_prompts
     (deployment,) = model.deployments
     assert deployment.robustness["storm_streams"] == 200 and deployment.perf
     assert [i.check for i in deployment.known_issues] == ["test_seed_*"]
-    done = run(sys.executable, "-m", "pytest", "suites/", "--collect-only", "-q", "-p",
-               "no:cacheprovider", "--catalog", str(catalog_copy), "--model", "qwen3-1.7b")
+    done = run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--catalog",
+        str(catalog_copy),
+        "--model",
+        "qwen3-1.7b",
+    )
     assert done.returncode == 0 and "[qwen3-1.7b@atlas-300i-duo" in done.stdout, done.stderr
 
 
 def test_deployment_keys_override_profile_defaults_and_issues_add_up(catalog_copy: Path) -> None:
     path = catalog_copy / "models" / "qwen3-8b.yaml"
-    path.write_text(path.read_text() + (
-        "    robustness: {storm_streams: 10}\n"
-        "    known_issues:\n      - {check: test_x, kind: xfail, failure: boom, reason: r}\n"))
+    path.write_text(
+        path.read_text()
+        + (
+            "    robustness: {storm_streams: 10}\n"
+            "    known_issues:\n      - {check: test_x, kind: xfail, failure: boom, reason: r}\n"
+        )
+    )
     (deployment,) = load_catalog(catalog_copy).models["qwen3-8b"].deployments
     # mappings merge key by key (the deployment's keys win), as with `extends`
     assert deployment.robustness == {"storm_streams": 10, "short_after_storm_s": 5.0}
@@ -89,7 +116,13 @@ def test_seed_facts_are_data() -> None:
     assert duo.drivers.driver == "24.1.rc3" and duo.drivers.firmware == "7.5.0.1.129"
     assert duo.dtypes == ["float16"] and duo.tensor_parallel_choices == [1, 2, 4]
     assert duo.gpu_memory_utilization_by_size == {
-        "32B": 0.8, "14B": 0.5, "8B": 0.3, "7B": 0.3, "4B": 0.3, "3B": 0.3}
+        "32B": 0.8,
+        "14B": 0.5,
+        "8B": 0.3,
+        "7B": 0.3,
+        "4B": 0.3,
+        "3B": 0.3,
+    }
     a2 = catalog.hardware["atlas-a2"]
     assert a2.container.image["aarch64"] == "quay.io/ascend/vllm-ascend:v0.11.0rc0"
     assert a2.nodes == 2 and a2.devices_per_node == 8
@@ -109,8 +142,11 @@ def test_bad_yaml_names_file_and_line(catalog_copy: Path) -> None:
 def test_wrong_type_names_file_key_and_expectation(catalog_copy: Path) -> None:
     path = catalog_copy / "models" / "qwen3-8b.yaml"
     path.write_text(path.read_text().replace("parameters_b: 8.19", "parameters_b: eight"))
-    with pytest.raises(CatalogError, match=r"qwen3-8b\.yaml: parameters_b: Input should be a "
-                                           r"valid number"):
+    with pytest.raises(
+        CatalogError,
+        match=r"qwen3-8b\.yaml: parameters_b: Input should be a "
+        r"valid number",
+    ):
         load_catalog(catalog_copy)
 
 
@@ -156,13 +192,19 @@ def test_extending_profile_overrides_mappings_key_by_key(catalog_copy: Path) -> 
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("extends: cpu-two-node", "extends: tpu-pod"),
-         r"cpu-two-node-container\.yaml: extends: expected the name of another entry in "
-         r"hardware/, got 'tpu-pod'"),
-        (("extends: cpu-two-node", "extends: cpu-two-node-container"),
-         r"extends: cycle cpu-two-node-container -> cpu-two-node-container"),
-        (("name: cpu-two-node-container\n", ""),
-         r"name: an entry that extends 'cpu-two-node' needs its own name"),
+        (
+            ("extends: cpu-two-node", "extends: tpu-pod"),
+            r"cpu-two-node-container\.yaml: extends: expected the name of another entry in "
+            r"hardware/, got 'tpu-pod'",
+        ),
+        (
+            ("extends: cpu-two-node", "extends: cpu-two-node-container"),
+            r"extends: cycle cpu-two-node-container -> cpu-two-node-container",
+        ),
+        (
+            ("name: cpu-two-node-container\n", ""),
+            r"name: an entry that extends 'cpu-two-node' needs its own name",
+        ),
     ],
     ids=["unknown-parent", "cycle", "no-own-name"],
 )
@@ -176,18 +218,27 @@ def test_bad_extends_is_named(catalog_copy: Path, edit: tuple[str, str], message
 def test_extends_cycle_through_two_entries_is_named(catalog_copy: Path) -> None:
     path = catalog_copy / "hardware" / "cpu-two-node.yaml"
     path.write_text("extends: cpu-two-node-container\n" + path.read_text())
-    with pytest.raises(CatalogError, match=r"extends: cycle cpu-two-node-container -> "
-                                           r"cpu-two-node -> cpu-two-node-container"):
+    with pytest.raises(
+        CatalogError,
+        match=r"extends: cycle cpu-two-node-container -> "
+        r"cpu-two-node -> cpu-two-node-container",
+    ):
         load_catalog(catalog_copy)
 
 
 def test_multi_node_profile_without_join_evidence_is_rejected(catalog_copy: Path) -> None:
     path = catalog_copy / "hardware" / "atlas-a2.yaml"
-    lines = [line for line in path.read_text().splitlines(keepends=True)
-             if not line.lstrip().startswith("worker_join_log:")]
+    lines = [
+        line
+        for line in path.read_text().splitlines(keepends=True)
+        if not line.lstrip().startswith("worker_join_log:")
+    ]
     path.write_text("".join(lines))
-    with pytest.raises(CatalogError, match=r"atlas-a2\.yaml: .*a profile of 2 nodes needs "
-                                           r"serve\.worker_join_log"):
+    with pytest.raises(
+        CatalogError,
+        match=r"atlas-a2\.yaml: .*a profile of 2 nodes needs "
+        r"serve\.worker_join_log",
+    ):
         load_catalog(catalog_copy)
 
 
@@ -197,11 +248,17 @@ def test_unknown_model_lists_valid_names() -> None:
 
 
 def test_unknown_names_suggest_the_closest() -> None:
-    with pytest.raises(Exception, match=r"unknown model 'qwen2.5-14' \(did you mean "
-                                         r"'qwen2.5-14b'\?\); valid models"):
+    with pytest.raises(
+        Exception,
+        match=r"unknown model 'qwen2.5-14' \(did you mean "
+        r"'qwen2.5-14b'\?\); valid models",
+    ):
         resolve_target(load_catalog(), "qwen2.5-14")
-    with pytest.raises(Exception, match=r"unknown hardware 'cpu-contaner' \(did you mean "
-                                         r"'cpu-container'\?\)"):
+    with pytest.raises(
+        Exception,
+        match=r"unknown hardware 'cpu-contaner' \(did you mean "
+        r"'cpu-container'\?\)",
+    ):
         resolve_target(load_catalog(), "smollm2-135m", "cpu-contaner")
 
 
@@ -213,8 +270,10 @@ def test_unknown_names_suggest_the_closest() -> None:
         (["--model", "qwen3-8b", "--hardware", "cpu"], "has no deployment on 'cpu'"),
         (["--model", "qwen3-moe"], "is in-progress upstream"),
         ([], "choose what to qualify: --model NAME"),
-        (["--endpoint", "http://127.0.0.1:9", "--model", "qwen3-8b", "--model", "qwen3-4b"],
-         "--endpoint needs exactly one --model"),
+        (
+            ["--endpoint", "http://127.0.0.1:9", "--model", "qwen3-8b", "--model", "qwen3-4b"],
+            "--endpoint needs exactly one --model",
+        ),
     ],
 )
 def test_bad_selection_is_one_line_usage_error(args: list[str], message: str) -> None:
@@ -226,17 +285,38 @@ def test_bad_selection_is_one_line_usage_error(args: list[str], message: str) ->
 
 def test_malformed_catalog_option_is_usage_error(catalog_copy: Path) -> None:
     (catalog_copy / "hardware" / "cpu.yaml").write_text("- just a list\n")
-    done = run(sys.executable, "-m", "pytest", "suites/", "-p", "no:cacheprovider",
-               "--catalog", str(catalog_copy), "--model", "smollm2-135m")
+    done = run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/",
+        "-p",
+        "no:cacheprovider",
+        "--catalog",
+        str(catalog_copy),
+        "--model",
+        "smollm2-135m",
+    )
     assert done.returncode == 4
     assert "cpu.yaml: top level: expected a mapping" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_unreachable_endpoint_fails_with_one_line(tmp_path: Path) -> None:
-    done = run(sys.executable, "-m", "pytest", "suites/test_completions.py", "-p",
-               "no:cacheprovider", "--endpoint", "http://127.0.0.1:9", "--model",
-               "smollm2-135m", "--junitxml", str(tmp_path / "j.xml"))
+    done = run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/test_completions.py",
+        "-p",
+        "no:cacheprovider",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--model",
+        "smollm2-135m",
+        "--junitxml",
+        str(tmp_path / "j.xml"),
+    )
     assert done.returncode == 4, done.stdout + done.stderr  # before any test runs
     assert done.stderr.startswith("ERROR: endpoint http://127.0.0.1:9 unreachable (ConnectError")
     assert "Traceback" not in done.stdout + done.stderr
@@ -253,9 +333,20 @@ def test_collect_only_works_for_every_model_and_profile() -> None:
     catalog = load_catalog()
     for model in catalog.models.values():
         for dep in model.deployments:
-            done = run(sys.executable, "-m", "pytest", "suites/", "--collect-only", "-q",
-                       "-p", "no:cacheprovider", "--model", model.name, "--hardware",
-                       dep.hardware)
+            done = run(
+                sys.executable,
+                "-m",
+                "pytest",
+                "suites/",
+                "--collect-only",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--model",
+                model.name,
+                "--hardware",
+                dep.hardware,
+            )
             assert done.returncode == 0, f"{model.name}@{dep.hardware}: {done.stderr}"
             assert f"[{model.name}@{dep.hardware}" in done.stdout
 
@@ -267,20 +358,32 @@ def test_collect_only_works_for_every_model_and_profile() -> None:
 def test_collect_only_shows_switch_name_and_torchair_for_deepseek_only(
     model: str, switch: str, torchair: bool
 ) -> None:
-    done = run(sys.executable, "-m", "pytest", "suites/", "--collect-only", "-q", "-p",
-               "no:cacheprovider", "--model", model)
+    done = run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--model",
+        model,
+    )
     assert done.returncode == 0, done.stderr
     ids = done.stdout.splitlines()
-    assert any(f"-{switch}-True]" in i for i in ids) and any(f"-{switch}-False]" in i
-                                                               for i in ids), done.stdout
+    assert any(f"-{switch}-True]" in i for i in ids) and any(
+        f"-{switch}-False]" in i for i in ids
+    ), done.stdout
     assert any(i.endswith("-torchair]") for i in ids) == torchair, done.stdout
 
 
 def test_torchair_is_offered_to_the_deepseek_family_only() -> None:
     target = resolve_target(load_catalog(), "deepseek-v3.1-w8a8")
     assert graph_mode_names(target) == ["aclgraph", "eager", "torchair"]
-    qwen_on_a2 = dataclasses.replace(target, model=target.model.model_copy(
-        update={"family": "qwen3"}))
+    qwen_on_a2 = dataclasses.replace(
+        target, model=target.model.model_copy(update={"family": "qwen3"})
+    )
     assert graph_mode_names(qwen_on_a2) == ["aclgraph", "eager"]
 
 
@@ -300,8 +403,17 @@ def test_catalog_cli_error_is_one_line(catalog_copy: Path) -> None:
 
 
 def _collected(*args: str) -> list[str]:
-    done = run(sys.executable, "-m", "pytest", "suites/test_completions.py", "-p",
-               "no:cacheprovider", "--collect-only", "-q", *args)
+    done = run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/test_completions.py",
+        "-p",
+        "no:cacheprovider",
+        "--collect-only",
+        "-q",
+        *args,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return [line for line in done.stdout.splitlines() if "::" in line]
 
@@ -315,9 +427,20 @@ def test_bad_perf_baseline_is_one_line_before_any_bring_up(tmp_path: Path) -> No
     bad = tmp_path / "baseline.json"
     bad.write_text("{not json")
     started = time.monotonic()
-    done = run(sys.executable, "-m", "pytest", "suites/test_performance.py", "-p",
-               "no:cacheprovider", "--model", "smollm2-135m", "--perf-baseline", str(bad),
-               "--reports-dir", str(tmp_path / "reports"))
+    done = run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/test_performance.py",
+        "-p",
+        "no:cacheprovider",
+        "--model",
+        "smollm2-135m",
+        "--perf-baseline",
+        str(bad),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+    )
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stderr.startswith(f"ERROR: --perf-baseline {bad}: not JSON")
     assert len(done.stderr.strip().splitlines()) == 1
@@ -326,8 +449,19 @@ def test_bad_perf_baseline_is_one_line_before_any_bring_up(tmp_path: Path) -> No
 
 
 def test_readiness_timeout_option_overrides_the_profile(fake_engine_catalog, tmp_path) -> None:
-    done = run(sys.executable, "-m", "pytest", "suites/test_completions.py", "-p",
-               "no:cacheprovider", "-q", *fake_engine_catalog.args(), "--readiness-timeout",
-               "0.2", "--reports-dir", str(tmp_path / "reports"))
+    done = run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/test_completions.py",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *fake_engine_catalog.args(),
+        "--readiness-timeout",
+        "0.2",
+        "--reports-dir",
+        str(tmp_path / "reports"),
+    )
     assert done.returncode == 1, done.stdout[-3000:]
     assert "service stage: server not serving after 0.2 s" in done.stdout, done.stdout[-3000:]

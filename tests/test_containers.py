@@ -92,15 +92,30 @@ def edit_profile(args: list[str], **serve_env: str) -> None:
 
 def suite_argv(tmp_path: Path, *args: str) -> list[str]:
     """argv of a completions-suite run."""
-    return [sys.executable, "-m", "pytest", "suites/test_completions.py", "-q", "-p",
-            "no:cacheprovider", "--junitxml", str(tmp_path / "junit.xml"), *args]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/test_completions.py",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--junitxml",
+        str(tmp_path / "junit.xml"),
+        *args,
+    ]
 
 
 def test_suite_passes_in_a_container_and_removes_it(engine, container_catalog, tmp_path) -> None:
     args, name = container_catalog
     seen: list[bool] = []
-    proc = subprocess.Popen(suite_argv(tmp_path, *args), cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        suite_argv(tmp_path, *args),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     while proc.poll() is None:
         seen.append(exists(engine, name))
         time.sleep(0.2)
@@ -115,8 +130,9 @@ def test_failing_bring_up_shows_the_log_and_removes_the_container(
 ) -> None:
     args, name = container_catalog
     edit_profile(args, FAULTY_SERVER_EXIT_AT_START="1")
-    done = subprocess.run(suite_argv(tmp_path, *args, "-x"), cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        suite_argv(tmp_path, *args, "-x"), cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 1, done.stdout[-3000:]
     assert "service stage: container exited before serving" in done.stdout, done.stdout[-3000:]
     assert "refusing to start" in done.stdout, "the container's log is streamed and shown"
@@ -128,13 +144,17 @@ def test_fatal_log_line_fails_fast_with_the_remedy(engine, container_catalog, tm
     profile_yaml = Path(args[args.index("--catalog") + 1]) / "hardware" / "cpu-container.yaml"
     profile = yaml.safe_load(profile_yaml.read_text())
     # an engine that prints a fatal line of log_rules.yaml and then hangs instead of exiting
-    profile["serve"]["command"] = ["/bin/sh", "-c",
-                                   "echo 'OSError: [Errno 28] No space left on device'; sleep 600",
-                                   "sh"]
+    profile["serve"]["command"] = [
+        "/bin/sh",
+        "-c",
+        "echo 'OSError: [Errno 28] No space left on device'; sleep 600",
+        "sh",
+    ]
     profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
     start = time.monotonic()
-    done = subprocess.run(suite_argv(tmp_path, *args, "-x"), cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        suite_argv(tmp_path, *args, "-x"), cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 1, done.stdout[-3000:]
     assert "fatal line" in done.stdout and "seed 000 FAQ 6.2" in done.stdout, done.stdout[-3000:]
     assert time.monotonic() - start < 50, "did not fail fast"
@@ -147,8 +167,13 @@ def test_signal_to_a_running_suite_removes_the_container(
 ) -> None:
     args, name = container_catalog
     edit_profile(args, FAULTY_SERVER_DELAY_S="2")  # slow requests: the run is mid-way when hit
-    proc = subprocess.Popen(suite_argv(tmp_path, *args), cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        suite_argv(tmp_path, *args),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 90
     while not exists(engine, name) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stdout.read()[-3000:]
@@ -167,11 +192,13 @@ def test_missing_image_is_one_line_naming_image_and_tarball(
     args, _ = container_catalog
     profile_yaml = Path(args[args.index("--catalog") + 1]) / "hardware" / "cpu-container.yaml"
     profile = yaml.safe_load(profile_yaml.read_text())
-    profile["container"]["image"] = {arch: "llm-acceptance/absent:0" for arch in profile[
-        "container"]["image"]}
+    profile["container"]["image"] = {
+        arch: "llm-acceptance/absent:0" for arch in profile["container"]["image"]
+    }
     profile_yaml.write_text(yaml.safe_dump(profile, sort_keys=False))
-    done = subprocess.run(suite_argv(tmp_path, *args), cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        suite_argv(tmp_path, *args), cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 1
     lines = [line for line in done.stdout.splitlines() if "container stage:" in line]
     assert lines, done.stdout[-3000:]
@@ -214,9 +241,17 @@ def test_missing_image_is_loaded_from_the_tarball(engine, tmp_path) -> None:
 
 
 def _spec(name: str) -> ContainerSpec:
-    return ContainerSpec(image=RUNTIME_IMAGE, name=name, devices=[], mounts=[],
-                         network_mode="host", ipc_mode=None, privileged=False, user=None,
-                         shm_size=None)
+    return ContainerSpec(
+        image=RUNTIME_IMAGE,
+        name=name,
+        devices=[],
+        mounts=[],
+        network_mode="host",
+        ipc_mode=None,
+        privileged=False,
+        user=None,
+        shm_size=None,
+    )
 
 
 def test_running_container_streams_logs_and_removes_on_error(engine, tmp_path) -> None:
@@ -224,8 +259,10 @@ def test_running_container_streams_logs_and_removes_on_error(engine, tmp_path) -
     prepared = containers.prepare(RUNTIME_IMAGE, None, "p")
     log = tmp_path / "server.log"
     argv = ["/bin/sh", "-c", "echo hello from $GREETING; sleep 600"]
-    with pytest.raises(RuntimeError), \
-            containers.running_container(prepared, _spec(name), argv, {"GREETING": "env"}, log):
+    with (
+        pytest.raises(RuntimeError),
+        containers.running_container(prepared, _spec(name), argv, {"GREETING": "env"}, log),
+    ):
         deadline = time.monotonic() + 20
         while b"hello" not in log.read_bytes() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -240,9 +277,12 @@ def test_existing_container_name_is_a_one_line_error(engine) -> None:
     other = engine.containers.create(RUNTIME_IMAGE, ["/bin/true"], name=name)
     try:
         prepared = containers.prepare(RUNTIME_IMAGE, None, "p")
-        with pytest.raises(SuiteError, match=f"docker rm -f {name}"), \
-                containers.running_container(prepared, _spec(name), ["/bin/true"], {},
-                                             Path(os.devnull)):
+        with (
+            pytest.raises(SuiteError, match=f"docker rm -f {name}"),
+            containers.running_container(
+                prepared, _spec(name), ["/bin/true"], {}, Path(os.devnull)
+            ),
+        ):
             pass
     finally:
         other.remove(force=True)
@@ -250,8 +290,9 @@ def test_existing_container_name_is_a_one_line_error(engine) -> None:
 
 def test_entrypoint_names_a_missing_engine_mount(engine) -> None:
     name = f"acceptance-test-{uuid.uuid4().hex[:8]}"
-    container = engine.containers.run(RUNTIME_IMAGE, ["/absent/python", "-V"], name=name,
-                                      detach=True, network_mode="host")
+    container = engine.containers.run(
+        RUNTIME_IMAGE, ["/absent/python", "-V"], name=name, detach=True, network_mode="host"
+    )
     try:
         assert container.wait(timeout=30)["StatusCode"] == 66
         assert b"mount the engine's venv" in container.logs()

@@ -20,7 +20,8 @@ GUARDS: dict[str, tuple[str, str]] = {
     "nondeterministic": ("deterministic", "differ between identical requests"),
     "ignores_max_tokens": ("max_tokens_gives_length", "usage.completion_tokens 2"),
     "stop_instead_of_length": (
-        "max_tokens_gives_length", "finish_reason 'stop', expected 'length'"
+        "max_tokens_gives_length",
+        "finish_reason 'stop', expected 'length'",
     ),
     "usage_total_off": ("usage_adds_up", "usage does not add up"),
     "prompt_tokens_off": ("usage_adds_up", "tokens from /tokenize"),
@@ -45,8 +46,13 @@ def test_every_defect_has_a_guard() -> None:
 
 def test_clean_server_passes_every_check(faulty_server, run_suites) -> None:
     faulty_server.set_defect(None)
-    run = run_suites("--endpoint", faulty_server.base_url, *ENDPOINT_ARGS,
-                     "suites/test_completions.py", "suites/test_chat.py")
+    run = run_suites(
+        "--endpoint",
+        faulty_server.base_url,
+        *ENDPOINT_ARGS,
+        "suites/test_completions.py",
+        "suites/test_chat.py",
+    )
     assert run.returncode == 0, run.output[-3000:]
     assert " passed" in run.output and "failed" not in run.output, run.output[-3000:]
 
@@ -56,8 +62,15 @@ def test_defect_fails_its_check_naming_the_cause(faulty_server, run_suites, defe
     selector, cause = GUARDS[defect]
     faulty_server.set_defect(defect)
     try:
-        run = run_suites("--endpoint", faulty_server.base_url, *ENDPOINT_ARGS,
-                         "suites/test_completions.py", "suites/test_chat.py", "-k", selector)
+        run = run_suites(
+            "--endpoint",
+            faulty_server.base_url,
+            *ENDPOINT_ARGS,
+            "suites/test_completions.py",
+            "suites/test_chat.py",
+            "-k",
+            selector,
+        )
     finally:
         faulty_server.set_defect(None)
     expected = 4 if defect in REFUSED_UP_FRONT else 1

@@ -35,8 +35,14 @@ SUITES = ("suites/test_completions.py", "suites/test_chat.py")
 SERVICE_BOUND_S = 60.0  # a service fault ends the whole run within this, from the fault
 INPUT_BOUND_S = 30.0  # bad input ends the run before anything starts (pytest start-up incl.)
 HEALTH_S = 30.0  # the cpu profile's serve.request_bounds.health_s (the hang is declared then)
-WAIVE_ALL = {"check": "test_*", "kind": "waiver", "failure": ".", "expires": "2099-12-31",
-             "source": "tests/test_fault_matrix.py", "reason": "covers any failure message"}
+WAIVE_ALL = {
+    "check": "test_*",
+    "kind": "waiver",
+    "failure": ".",
+    "expires": "2099-12-31",
+    "source": "tests/test_fault_matrix.py",
+    "reason": "covers any failure message",
+}
 
 
 @dataclass
@@ -60,8 +66,19 @@ class Ended:
 
 def suite_argv(tmp_path: Path, *args: str) -> list[str]:
     """`pytest ARGS` writing its report under tmp_path/reports."""
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--reports-dir",
-            str(tmp_path / "reports"), "--junitxml", str(tmp_path / "junit.xml"), *args]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--junitxml",
+        str(tmp_path / "junit.xml"),
+        *args,
+    ]
 
 
 def started_by(marker: Path) -> list[psutil.Process]:
@@ -82,35 +99,64 @@ def gone(proc: psutil.Process) -> bool:
         return True
 
 
-def run_input(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
-              wrap: list[str] | None = None) -> Ended:
+def run_input(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, wrap: list[str] | None = None
+) -> Ended:
     """A run whose fault is its input: timed from its start."""
     started = time.monotonic()
-    done = subprocess.run([*(wrap or []), *suite_argv(tmp_path, *args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    done = subprocess.run(
+        [*(wrap or []), *suite_argv(tmp_path, *args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
     reports = tmp_path / "reports"
-    runs = [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()] \
-        if reports.is_dir() else []
-    return Ended(done.returncode, done.stdout + done.stderr, time.monotonic() - started,
-                 runs[0] if len(runs) == 1 else None)
+    runs = (
+        [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()]
+        if reports.is_dir()
+        else []
+    )
+    return Ended(
+        done.returncode,
+        done.stdout + done.stderr,
+        time.monotonic() - started,
+        runs[0] if len(runs) == 1 else None,
+    )
 
 
-def run_service_fault(tmp_path: Path, weights_root: Path, args: list[str],
-                      fault: Callable[[psutil.Process], None] | None,
-                      env: dict[str, str] | None = None) -> Ended:
+def run_service_fault(
+    tmp_path: Path,
+    weights_root: Path,
+    args: list[str],
+    fault: Callable[[psutil.Process], None] | None,
+    env: dict[str, str] | None = None,
+) -> Ended:
     """Bring the faulty server up through the real launcher, run the suites, and once a few
     tests passed apply `fault` to it (None: it dies by itself); timed from the fault (or
     from its death) to the run's exit."""
     slow = {**os.environ, "FAULTY_SERVER_DELAY_S": "0.3", **(env or {})}
     out = tmp_path / "output.txt"
     with out.open("w") as sink:
-        proc = subprocess.Popen(suite_argv(tmp_path, *SUITES, *args), cwd=REPO, env=slow,
-                                stdout=sink, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            suite_argv(tmp_path, *SUITES, *args),
+            cwd=REPO,
+            env=slow,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 120
-        while not (servers := [p for p in started_by(weights_root) if "tests.faulty_server"
-                                in p.cmdline()]) and time.monotonic() < deadline:
+        while (
+            not (
+                servers := [
+                    p for p in started_by(weights_root) if "tests.faulty_server" in p.cmdline()
+                ]
+            )
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
         assert servers, "the run never started its server"
         server = servers[0]
@@ -136,18 +182,27 @@ def run_service_fault(tmp_path: Path, weights_root: Path, args: list[str],
 def engine_catalog(tmp_path: Path):
     """A test catalog whose `cpu` profile serves with the faulty server: the plain model and
     one with a waiver that matches any failure of any test."""
-    return write_catalog(tmp_path / "cat", [FakeModel("smollm2-135m"),
-                                            FakeModel("waived-model", known_issues=[WAIVE_ALL])])
+    return write_catalog(
+        tmp_path / "cat",
+        [FakeModel("smollm2-135m"), FakeModel("waived-model", known_issues=[WAIVE_ALL])],
+    )
 
 
 def model_args(catalog, model: str) -> list[str]:
     """Options selecting `model` of the test catalog."""
-    return ["--catalog", str(catalog.root), "--weights-root", str(catalog.weights_root),
-            "--model", model]
+    return [
+        "--catalog",
+        str(catalog.root),
+        "--weights-root",
+        str(catalog.weights_root),
+        "--model",
+        model,
+    ]
 
 
-def assert_service_fault(ended: Ended, cause: str, weights_root: Path,
-                         record_property: Callable[[str, object], None]) -> None:
+def assert_service_fault(
+    ended: Ended, cause: str, weights_root: Path, record_property: Callable[[str, object], None]
+) -> None:
     """Exit 1 within the bound; the interrupted test fails with `cause` and every later
     test that needs the service is not run for it, listed once; no waiver, nothing left."""
     record_property("fault_to_exit_s", round(ended.seconds, 1))
@@ -167,33 +222,54 @@ def assert_service_fault(ended: Ended, cause: str, weights_root: Path,
     assert not started_by(weights_root), "the run left its server running"
 
 
-def test_hung_service_is_declared_after_the_health_bound(tmp_path, engine_catalog,
-                                                         record_property) -> None:
-    ended = run_service_fault(tmp_path, engine_catalog.weights_root,
-                              model_args(engine_catalog, "smollm2-135m"),
-                              lambda server: server.send_signal(signal.SIGSTOP))
+def test_hung_service_is_declared_after_the_health_bound(
+    tmp_path, engine_catalog, record_property
+) -> None:
+    ended = run_service_fault(
+        tmp_path,
+        engine_catalog.weights_root,
+        model_args(engine_catalog, "smollm2-135m"),
+        lambda server: server.send_signal(signal.SIGSTOP),
+    )
     cause = f"the service stopped answering: no answer to /health for {HEALTH_S:g} s"
     assert_service_fault(ended, cause, engine_catalog.weights_root, record_property)
     assert ended.seconds >= HEALTH_S - 1, "declared hung before its bound"
 
 
-def test_killed_service_is_one_cause_with_its_signal(tmp_path, engine_catalog,
-                                                     record_property) -> None:
-    ended = run_service_fault(tmp_path, engine_catalog.weights_root,
-                              model_args(engine_catalog, "smollm2-135m"),
-                              lambda server: server.send_signal(signal.SIGKILL))
-    assert_service_fault(ended, "the service died: server killed by signal SIGKILL (9)",
-                         engine_catalog.weights_root, record_property)
+def test_killed_service_is_one_cause_with_its_signal(
+    tmp_path, engine_catalog, record_property
+) -> None:
+    ended = run_service_fault(
+        tmp_path,
+        engine_catalog.weights_root,
+        model_args(engine_catalog, "smollm2-135m"),
+        lambda server: server.send_signal(signal.SIGKILL),
+    )
+    assert_service_fault(
+        ended,
+        "the service died: server killed by signal SIGKILL (9)",
+        engine_catalog.weights_root,
+        record_property,
+    )
     assert "last lines of" in ended.output and "Enforce eager set" in ended.output
 
 
-def test_self_dying_service_shows_the_engines_last_words(tmp_path, engine_catalog,
-                                                         record_property) -> None:
-    ended = run_service_fault(tmp_path, engine_catalog.weights_root,
-                              model_args(engine_catalog, "smollm2-135m"), None,
-                              env={"FAULTY_SERVER_DIE_AFTER": "6"})
-    assert_service_fault(ended, "the service died: server exited with status 1",
-                         engine_catalog.weights_root, record_property)
+def test_self_dying_service_shows_the_engines_last_words(
+    tmp_path, engine_catalog, record_property
+) -> None:
+    ended = run_service_fault(
+        tmp_path,
+        engine_catalog.weights_root,
+        model_args(engine_catalog, "smollm2-135m"),
+        None,
+        env={"FAULTY_SERVER_DIE_AFTER": "6"},
+    )
+    assert_service_fault(
+        ended,
+        "the service died: server exited with status 1",
+        engine_catalog.weights_root,
+        record_property,
+    )
     fault = ended.summary["service_faults"][0]
     assert fault["fatal_line"] == "TimeoutError: RPC call to execute_model timed out."
     assert "VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS" in fault["remedy"]
@@ -201,17 +277,25 @@ def test_self_dying_service_shows_the_engines_last_words(tmp_path, engine_catalo
 
 
 def test_waiver_does_not_cover_a_killed_service(tmp_path, engine_catalog, record_property) -> None:
-    ended = run_service_fault(tmp_path, engine_catalog.weights_root,
-                              model_args(engine_catalog, "waived-model"),
-                              lambda server: server.send_signal(signal.SIGKILL))
-    assert_service_fault(ended, "the service died: server killed by signal SIGKILL (9)",
-                         engine_catalog.weights_root, record_property)
+    ended = run_service_fault(
+        tmp_path,
+        engine_catalog.weights_root,
+        model_args(engine_catalog, "waived-model"),
+        lambda server: server.send_signal(signal.SIGKILL),
+    )
+    assert_service_fault(
+        ended,
+        "the service died: server killed by signal SIGKILL (9)",
+        engine_catalog.weights_root,
+        record_property,
+    )
     assert not [t for t in ended.summary["tests"] if t["outcome"] in ("waived", "xfailed")]
     assert "waived until" not in ended.output
 
 
-def assert_input_error(ended: Ended, line: str, tmp_path: Path,
-                       record_property: Callable[[str, object], None]) -> None:
+def assert_input_error(
+    ended: Ended, line: str, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     """Exit 4 within the bound, with exactly one line: `ERROR: ` and `line`."""
     record_property("fault_to_exit_s", round(ended.seconds, 1))
     assert ended.returncode == 4, ended.output[-3000:]
@@ -225,9 +309,13 @@ def assert_input_error(ended: Ended, line: str, tmp_path: Path,
 def test_refused_port_is_one_line(tmp_path, record_property) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     ended = run_input(tmp_path, *SUITES, "--endpoint", url, "--model", "smollm2-135m")
-    assert_input_error(ended, f"endpoint {url} unreachable (ConnectError: [Errno 111] "
-                              "Connection refused): start the deployment", tmp_path,
-                       record_property)
+    assert_input_error(
+        ended,
+        f"endpoint {url} unreachable (ConnectError: [Errno 111] "
+        "Connection refused): start the deployment",
+        tmp_path,
+        record_property,
+    )
     assert "waived" not in ended.output and "xfail" not in ended.output
 
 
@@ -236,29 +324,43 @@ def test_endpoint_that_is_not_a_url_is_one_line(tmp_path, record_property) -> No
     assert_input_error(ended, "--endpoint 'not-a-url' is not a URL", tmp_path, record_property)
 
 
-def test_endpoint_serving_another_model_is_one_line(tmp_path, faulty_server,
-                                                    record_property) -> None:
+def test_endpoint_serving_another_model_is_one_line(
+    tmp_path, faulty_server, record_property
+) -> None:
     faulty_server.set_defect("wrong_served_name")
     try:
-        ended = run_input(tmp_path, *SUITES, "--endpoint", faulty_server.base_url,
-                          "--model", "smollm2-135m")
+        ended = run_input(
+            tmp_path, *SUITES, "--endpoint", faulty_server.base_url, "--model", "smollm2-135m"
+        )
     finally:
         faulty_server.set_defect(None)
-    assert_input_error(ended, f"endpoint {faulty_server.base_url} serves ['other-model'], "
-                              "not 'smollm2-135m': pass --served-model-name", tmp_path,
-                       record_property)
+    assert_input_error(
+        ended,
+        f"endpoint {faulty_server.base_url} serves ['other-model'], "
+        "not 'smollm2-135m': pass --served-model-name",
+        tmp_path,
+        record_property,
+    )
 
 
 def test_missing_weights_root_is_one_line(tmp_path, engine_catalog, record_property) -> None:
     missing = tmp_path / "no-weights"
-    ended = run_input(tmp_path, *SUITES, "--catalog", str(engine_catalog.root),
-                      "--weights-root", str(missing), "--model", "smollm2-135m")
-    assert_input_error(ended, f"--weights-root {missing} does not exist", tmp_path,
-                       record_property)
+    ended = run_input(
+        tmp_path,
+        *SUITES,
+        "--catalog",
+        str(engine_catalog.root),
+        "--weights-root",
+        str(missing),
+        "--model",
+        "smollm2-135m",
+    )
+    assert_input_error(ended, f"--weights-root {missing} does not exist", tmp_path, record_property)
 
 
-def test_missing_weights_directory_fails_its_stage_once(tmp_path, engine_catalog,
-                                                        record_property) -> None:
+def test_missing_weights_directory_fails_its_stage_once(
+    tmp_path, engine_catalog, record_property
+) -> None:
     shutil.rmtree(engine_catalog.weights_root / "smollm2-135m")
     ended = run_input(tmp_path, *SUITES, *model_args(engine_catalog, "smollm2-135m"))
     record_property("fault_to_exit_s", round(ended.seconds, 1))
@@ -277,23 +379,42 @@ def test_missing_weights_directory_fails_its_stage_once(tmp_path, engine_catalog
 def test_read_only_reports_folder_is_one_line(tmp_path, engine_catalog, record_property) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
-    read_only = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" "$0" && '
-                 'mount -o remount,bind,ro "$0" "$0" && exec "$@"', str(reports)]
+    read_only = [
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"',
+        str(reports),
+    ]
     probe = subprocess.run([*read_only, "true"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"no mount namespace here for a read-only folder: {probe.stderr.strip()}")
-    ended = run_input(tmp_path, *SUITES, *model_args(engine_catalog, "smollm2-135m"),
-                      wrap=read_only)
-    assert_input_error(ended, f"reports folder {reports}: cannot write the run's report there "
-                              "(Read-only file system)", tmp_path, record_property)
+    ended = run_input(
+        tmp_path, *SUITES, *model_args(engine_catalog, "smollm2-135m"), wrap=read_only
+    )
+    assert_input_error(
+        ended,
+        f"reports folder {reports}: cannot write the run's report there (Read-only file system)",
+        tmp_path,
+        record_property,
+    )
     assert not started_by(engine_catalog.weights_root), "a bring-up started"
 
 
 def test_stream_without_done_fails_its_checks(tmp_path, faulty_server, record_property) -> None:
     faulty_server.set_defect("stream_no_done")
     try:
-        ended = run_input(tmp_path, *SUITES, "--endpoint", faulty_server.base_url,
-                          "--model", "smollm2-135m", "-k", "stream_equals_non_stream")
+        ended = run_input(
+            tmp_path,
+            *SUITES,
+            "--endpoint",
+            faulty_server.base_url,
+            "--model",
+            "smollm2-135m",
+            "-k",
+            "stream_equals_non_stream",
+        )
     finally:
         faulty_server.set_defect(None)
     record_property("fault_to_exit_s", round(ended.seconds, 1))

@@ -27,8 +27,12 @@ def spin() -> subprocess.Popen:
 
 def detached_spin() -> int:
     """A spinning process outside this process's tree (its parent shell exits at once)."""
-    done = subprocess.run(["sh", "-c", f"{shlex.join(SPIN)} >/dev/null 2>&1 & echo $!"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["sh", "-c", f"{shlex.join(SPIN)} >/dev/null 2>&1 & echo $!"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(done.stdout.strip())
 
 
@@ -79,8 +83,15 @@ def timing_catalog(where: Path) -> tuple[Path, Path]:
 
 def test_a_busy_host_makes_the_measurement_invalid(tmp_path: Path) -> None:
     catalog, weights = timing_catalog(tmp_path)
-    args = ("--catalog", str(catalog), "--weights-root", str(weights), "--model",
-            "smollm2-135m", "suites/test_performance.py")
+    args = (
+        "--catalog",
+        str(catalog),
+        "--weights-root",
+        str(weights),
+        "--model",
+        "smollm2-135m",
+        "suites/test_performance.py",
+    )
     hogs = [spin(), spin()]
     try:
         run = run_suites(tmp_path / "reports", *args)

@@ -11,14 +11,27 @@ from deploy_helpers.serve.process import free_port
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize(("endpoint", "cause"), [
-    ("http://127.0.0.1:{port}", "unreachable for /tokenize"),
-    ("https://127.0.0.1:{port}", "needs an http:// endpoint"),
-])
+@pytest.mark.parametrize(
+    ("endpoint", "cause"),
+    [
+        ("http://127.0.0.1:{port}", "unreachable for /tokenize"),
+        ("https://127.0.0.1:{port}", "needs an http:// endpoint"),
+    ],
+)
 def test_bad_endpoint_is_one_line(endpoint: str, cause: str) -> None:
-    argv = [sys.executable, "-m", "deploy_helpers", "loadgen", "--endpoint",
-            endpoint.format(port=free_port()), "--model", "m", "--num-requests", "1",
-            "--no-progress"]
+    argv = [
+        sys.executable,
+        "-m",
+        "deploy_helpers",
+        "loadgen",
+        "--endpoint",
+        endpoint.format(port=free_port()),
+        "--model",
+        "m",
+        "--num-requests",
+        "1",
+        "--no-progress",
+    ]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()

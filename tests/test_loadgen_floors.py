@@ -23,16 +23,28 @@ from deploy_helpers.loadgen.floors import (
 )
 from deploy_helpers.report.perf import load_baseline
 
-FLOOR = PerfFloor(name="s", concurrency=8, prompt_tokens=64, output_tokens=32, num_requests=64,
-                  min_output_tok_s=100, max_ttft_p99_ms=500, max_tpot_p99_ms=50)
+FLOOR = PerfFloor(
+    name="s",
+    concurrency=8,
+    prompt_tokens=64,
+    output_tokens=32,
+    num_requests=64,
+    min_output_tok_s=100,
+    max_ttft_p99_ms=500,
+    max_tpot_p99_ms=50,
+)
 PERF_ARGS = ("--model", "smollm2-135m", "-m", "perf", "suites/test_performance.py")
 
 
 def result(tok_s: float, ttft_p99: float, tpot_p99: float) -> dict:
-    return {"output_throughput": tok_s, "ttft_ms": {"p99": ttft_p99},
-            "tpot_ms": {"p99": tpot_p99}, "errors": {"count": 0, "examples": []},
-            "usage_check": {"mismatches": 0, "examples": []},
-            "self_check": {"valid": True, "reasons": []}}
+    return {
+        "output_throughput": tok_s,
+        "ttft_ms": {"p99": ttft_p99},
+        "tpot_ms": {"p99": tpot_p99},
+        "errors": {"count": 0, "examples": []},
+        "usage_check": {"mismatches": 0, "examples": []},
+        "self_check": {"valid": True, "reasons": []},
+    }
 
 
 def test_floor_breaches_name_measured_and_floor() -> None:
@@ -62,8 +74,11 @@ def test_bad_baseline_files_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="no such file"):
         load_baseline(tmp_path / "missing.json")
     (tmp_path / "x.json").write_text("[1]")
-    with pytest.raises(SuiteError, match=r"expected a run folder, its summary\.json or a "
-                                         r"--record-baseline file"):
+    with pytest.raises(
+        SuiteError,
+        match=r"expected a run folder, its summary\.json or a "
+        r"--record-baseline file",
+    ):
         load_baseline(tmp_path / "x.json")
 
 
@@ -74,7 +89,10 @@ def embedded_floor() -> Floors:
     isa = parse_cpuinfo(Path("/proc/cpuinfo").read_text())["isa_class"]
     floor, _ = floors_for(shape, isa)
     assert floor is not None and None not in (
-        floor.min_output_tok_s, floor.max_ttft_p99_ms, floor.max_tpot_p99_ms)
+        floor.min_output_tok_s,
+        floor.max_ttft_p99_ms,
+        floor.max_tpot_p99_ms,
+    )
     return floor
 
 
@@ -101,12 +119,14 @@ def short_catalog(tmp_path: Path) -> Path:
     return root
 
 
-def test_fast_server_passes_and_a_higher_baseline_fails(run_suites, short_catalog: Path,
-                                                       tmp_path: Path) -> None:
+def test_fast_server_passes_and_a_higher_baseline_fails(
+    run_suites, short_catalog: Path, tmp_path: Path
+) -> None:
     floor = embedded_floor()
     args = ("--catalog", str(short_catalog), *PERF_ARGS)
-    with timing_double(None, ttft_ms=floor.max_ttft_p99_ms / 10,
-                       tpot_ms=floor.max_tpot_p99_ms / 10) as fast:
+    with timing_double(
+        None, ttft_ms=floor.max_ttft_p99_ms / 10, tpot_ms=floor.max_tpot_p99_ms / 10
+    ) as fast:
         run = run_suites("--endpoint", fast.base_url, *args)
         assert run.returncode == 0, run.output[-3000:]
         assert "1 passed" in run.output, run.output[-3000:]
@@ -125,25 +145,25 @@ def test_fast_server_passes_and_a_higher_baseline_fails(run_suites, short_catalo
 
 def test_slow_server_fails_with_measured_vs_floor(run_suites, short_catalog: Path) -> None:
     floor = embedded_floor()
-    with timing_double(None, ttft_ms=floor.max_ttft_p99_ms * 1.5,
-                       tpot_ms=floor.max_tpot_p99_ms * 1.2) as slow:
-        run = run_suites("--endpoint", slow.base_url, "--catalog", str(short_catalog),
-                         *PERF_ARGS)
+    with timing_double(
+        None, ttft_ms=floor.max_ttft_p99_ms * 1.5, tpot_ms=floor.max_tpot_p99_ms * 1.2
+    ) as slow:
+        run = run_suites("--endpoint", slow.base_url, "--catalog", str(short_catalog), *PERF_ARGS)
     assert run.returncode == 1, run.output[-3000:]
     for cause in ("performance below floor", "< floor", "TTFT p99", "TPOT p99"):
         assert cause in run.output, f"missing {cause!r}:\n{run.output[-3000:]}"
 
 
-def test_shape_without_floors_is_no_floor_and_the_run_incomplete(run_suites,
-                                                                 short_catalog: Path) -> None:
+def test_shape_without_floors_is_no_floor_and_the_run_incomplete(
+    run_suites, short_catalog: Path
+) -> None:
     path = short_catalog / "models" / "smollm2-135m.yaml"
     data = yaml.safe_load(path.read_text())
     for shape in data["deployments"][0]["perf"]:
         shape.pop("by_isa")
     path.write_text(yaml.safe_dump(data))
     with timing_double(None, ttft_ms=5, tpot_ms=1) as fast:
-        run = run_suites("--endpoint", fast.base_url, "--catalog", str(short_catalog),
-                         *PERF_ARGS)
+        run = run_suites("--endpoint", fast.base_url, "--catalog", str(short_catalog), *PERF_ARGS)
     assert run.returncode == 6, run.output[-3000:]  # INCOMPLETE: not a failure, not a pass
     assert "verdict: INCOMPLETE" in run.output, run.output[-3000:]
     assert "NO FLOOR" in run.output and "--record-baseline FILE" in run.output, run.output

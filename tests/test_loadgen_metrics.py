@@ -25,8 +25,14 @@ def delta(**fields: object) -> dict:
 
 
 def usage(prompt: int, completion: int) -> dict:
-    return {"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                                     "total_tokens": prompt + completion}}
+    return {
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
 
 
 def record(sent: float = 10.0, prompt: int = 4, max_tokens: int = 3) -> RequestRecord:
@@ -36,8 +42,10 @@ def record(sent: float = 10.0, prompt: int = 4, max_tokens: int = 3) -> RequestR
 def test_ttft_tpot_itl_e2e_by_hand() -> None:
     # sent at 10.0; text at 10.1, 10.3, 10.6; usage says 3 tokens
     rec = record()
-    apply_stream(rec, [(10.1, sse(text(" a"))), (10.3, sse(text(" b"))),
-                       (10.6, sse(text(" c"), usage(4, 3)))])
+    apply_stream(
+        rec,
+        [(10.1, sse(text(" a"))), (10.3, sse(text(" b"))), (10.6, sse(text(" c"), usage(4, 3)))],
+    )
     assert rec.ttft == pytest.approx(0.1)
     assert rec.e2e == pytest.approx(0.6)
     assert rec.tpot == pytest.approx((0.6 - 0.1) / 2)
@@ -48,10 +56,20 @@ def test_ttft_tpot_itl_e2e_by_hand() -> None:
 def test_role_only_and_usage_only_chunks_are_not_tokens() -> None:
     # chat: a role-only first chunk at 10.05 must not count as the first token
     rec = record(max_tokens=2)
-    apply_stream(rec, [(10.05, sse(delta(role="assistant", content=""))),
-                       (10.2, sse(delta(content="Hi"))), (10.25, sse(delta(content="!"))),
-                       (10.4, sse({"choices": [{"index": 0, "delta": {},
-                                                "finish_reason": "length"}]}, usage(4, 2)))])
+    apply_stream(
+        rec,
+        [
+            (10.05, sse(delta(role="assistant", content=""))),
+            (10.2, sse(delta(content="Hi"))),
+            (10.25, sse(delta(content="!"))),
+            (
+                10.4,
+                sse(
+                    {"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}, usage(4, 2)
+                ),
+            ),
+        ],
+    )
     assert rec.ttft == pytest.approx(0.2)
     assert rec.e2e == pytest.approx(0.25)  # the finish and usage chunks carry no text
     assert rec.itls == pytest.approx([0.05])
@@ -59,16 +77,23 @@ def test_role_only_and_usage_only_chunks_are_not_tokens() -> None:
 
 def test_reasoning_counts_as_output() -> None:
     rec = record(max_tokens=2)
-    apply_stream(rec, [(10.3, sse(delta(reasoning="hmm"))), (10.5, sse(delta(content="ok"),
-                                                                       usage(4, 2)))])
+    apply_stream(
+        rec, [(10.3, sse(delta(reasoning="hmm"))), (10.5, sse(delta(content="ok"), usage(4, 2)))]
+    )
     assert rec.ttft == pytest.approx(0.3)
 
 
 def test_multi_token_chunks_use_usage_for_tpot() -> None:
     # 8 tokens in 3 chunks: TPOT divides by 7 output tokens after the first, ITL has 2 gaps
     rec = record(max_tokens=8)
-    apply_stream(rec, [(10.2, sse(text(" one two three"))), (10.5, sse(text(" four five"))),
-                       (10.9, sse(text(" six seven eight"), usage(4, 8)))])
+    apply_stream(
+        rec,
+        [
+            (10.2, sse(text(" one two three"))),
+            (10.5, sse(text(" four five"))),
+            (10.9, sse(text(" six seven eight"), usage(4, 8))),
+        ],
+    )
     assert rec.output_tokens == 8
     assert rec.tpot == pytest.approx((0.9 - 0.2) / 7)
     assert rec.itls == pytest.approx([0.3, 0.4])
@@ -107,10 +132,26 @@ def test_bad_streams_become_errors() -> None:
 
 
 def test_summary_throughputs_and_goodput_by_hand() -> None:
-    a = RequestRecord(0, 10, 3, sent_at=0.0, done_at=1.0, content_times=[0.2, 0.6, 1.0],
-                      usage_prompt_tokens=10, usage_completion_tokens=3)
-    b = RequestRecord(1, 10, 3, sent_at=1.0, done_at=2.0, content_times=[1.5, 1.7, 2.0],
-                      usage_prompt_tokens=10, usage_completion_tokens=3)
+    a = RequestRecord(
+        0,
+        10,
+        3,
+        sent_at=0.0,
+        done_at=1.0,
+        content_times=[0.2, 0.6, 1.0],
+        usage_prompt_tokens=10,
+        usage_completion_tokens=3,
+    )
+    b = RequestRecord(
+        1,
+        10,
+        3,
+        sent_at=1.0,
+        done_at=2.0,
+        content_times=[1.5, 1.7, 2.0],
+        usage_prompt_tokens=10,
+        usage_completion_tokens=3,
+    )
     failed = RequestRecord(2, 10, 3, sent_at=0.5, done_at=0.6, error="HTTP 500")
     summary = summarize([a, b, failed], slos_ms={"ttft": 300})
     assert summary["completed"] == 2 and summary["failed"] == 1

@@ -28,9 +28,17 @@ def double() -> Iterator[Double]:
 
 
 def config(double: Double) -> LoadConfig:
-    return LoadConfig(base_url=double.base_url, model="smollm2-135m", prompt_tokens=16,
-                      output_tokens=16, num_requests=24, concurrency=4, warmup_requests=2,
-                      tolerance=TOLERANCE, progress=False)
+    return LoadConfig(
+        base_url=double.base_url,
+        model="smollm2-135m",
+        prompt_tokens=16,
+        output_tokens=16,
+        num_requests=24,
+        concurrency=4,
+        warmup_requests=2,
+        tolerance=TOLERANCE,
+        progress=False,
+    )
 
 
 async def run_with_blocking(cfg: LoadConfig, block_s: float) -> dict:

@@ -20,10 +20,14 @@ SOURCES = [Path(__file__).resolve().parents[2] / "shared" / "samples" / "ascend-
 DUO = "npu-smi_info_310P3_300IDuo_x4_25.3.rc1_vllm-ascend-6063.txt"
 A2 = "npu-smi_info_910B3_x8_25.3.rc1_with-procs_vllm-ascend-3998.txt"
 A3 = "npu-smi_info_A3_Ascend910_x8x2_24.1.rc3.7_vllm-ascend-2971.txt"
-WIDE = ("npu-smi_info_26.x-wide_910B3_x8_26.1.0_with-procs-container-col_no_root_manager-"
-        "testfixture.txt")
-WIDE_TRIMMED = ("npu-smi_info_26.x-wide_910B2_x2_26.0.rc1_with-procs-container-pid_vllm-hust-"
-                "benchmark-testfixture_TRIMMED.txt")
+WIDE = (
+    "npu-smi_info_26.x-wide_910B3_x8_26.1.0_with-procs-container-col_no_root_manager-"
+    "testfixture.txt"
+)
+WIDE_TRIMMED = (
+    "npu-smi_info_26.x-wide_910B2_x2_26.0.rc1_with-procs-container-pid_vllm-hust-"
+    "benchmark-testfixture_TRIMMED.txt"
+)
 A950 = "npu-smi_info_Ascend950_x1_doc-x.x.x_hicann-driver-doc.txt"
 FIRST_GEN = scenarios.FIRST_GEN_910_TABLE
 BLOG_910B4 = "npu-smi_info_910B4-32G_x8_25.0.rc1.1_Atlas800IA2-driver-install-blog.txt"
@@ -50,35 +54,31 @@ WHOLE = {
     A950: ("x.x.x", "950", 1, 1, 0),
     FIRST_GEN: ("24.1.RC2", "classic", 8, 8, 32),
     BLOG_910B4: ("25.0.rc1.1", "classic", 8, 8, 0),
-    "npu-smi_info_910B4-32G_x1-in-container_NPU2_24.1.rc3_vllm-ascend-1768.txt":
-        ("24.1.rc3", "classic", 1, 1, 0),
+    "npu-smi_info_910B4-32G_x1-in-container_NPU2_24.1.rc3_vllm-ascend-1768.txt": (
+        "24.1.rc3",
+        "classic",
+        1,
+        1,
+        0,
+    ),
     BUSY_910B4: ("24.1.rc3", "classic", 4, 4, 7),
 }
 REFUSED = {
-    "npu-smi_info_310P3_300IPro_x4_25.2.1_lmdeploy-4272_TRUNCATED.txt":
-        "table ends after NPU 32800 chip 0: no border after NPU 32800 chip 0",
-    "npu-smi_info_26.x-wide_910B4-32G_x1_26.0.rc1_triton-ascend-install-doc_TRUNCATED.txt":
-        "table ends inside the processes of NPU 0: no border after the processes of NPU 0",
-    "npu-smi_info_26.x-wide_A3_Ascend910_x8x2_26.0.rc2_vllm-ascend-12980_TRUNCATED-HEAD.txt":
-        "table ends after NPU 0 chip 1: no border after NPU 0 chip 1",
-    "npu-smi_info_26.x-wide_A3_Ascend910_x8x2_26.0.rc2_vllm-ascend-12980_TRUNCATED-TAIL.txt":
-        "line 2 (the table): title row has 3 cells",
-    "npu-smi_info_26.x-wide_A3_Ascend910_x8x2_26.1.0.b061_nyaterm-268_TRUNCATED-HEAD.txt":
-        "table ends after NPU 0 chip 0: no chip row",
-    "npu-smi_info_26.x-wide_A3_Ascend910_x8x2_26.1.0.b061_nyaterm-268_TRUNCATED-TAIL.txt":
-        "line 2 (the table): title row has 3 cells",
+    "npu-smi_info_310P3_300IPro_x4_25.2.1_lmdeploy-4272_TRUNCATED.txt": "table ends after NPU 32800 chip 0: no border after NPU 32800 chip 0",
+    "npu-smi_info_26.x-wide_910B4-32G_x1_26.0.rc1_triton-ascend-install-doc_TRUNCATED.txt": "table ends inside the processes of NPU 0: no border after the processes of NPU 0",
+    "npu-smi_info_26.x-wide_A3_Ascend910_x8x2_26.0.rc2_vllm-ascend-12980_TRUNCATED-HEAD.txt": "table ends after NPU 0 chip 1: no border after NPU 0 chip 1",
+    "npu-smi_info_26.x-wide_A3_Ascend910_x8x2_26.0.rc2_vllm-ascend-12980_TRUNCATED-TAIL.txt": "line 2 (the table): title row has 3 cells",
+    "npu-smi_info_26.x-wide_A3_Ascend910_x8x2_26.1.0.b061_nyaterm-268_TRUNCATED-HEAD.txt": "table ends after NPU 0 chip 0: no chip row",
+    "npu-smi_info_26.x-wide_A3_Ascend910_x8x2_26.1.0.b061_nyaterm-268_TRUNCATED-TAIL.txt": "line 2 (the table): title row has 3 cells",
     "npu-smi_info_310-firstgen_x4-chips_NPU215_20.2.0_Atlas800-3000_gpustack-testfixture-from-"
     "huawei-doc.txt": "line 4 (the table): unknown layout: header",
     "npu-smi_info_310-firstgen_x4-chips_NPU6_21.0.4_Atlas800-3000_gpustack-testfixture-from-"
     "huawei-doc.txt": "table ends after NPU 6: no process section",
     "npu-smi_info_910-firstgen-DDR+HBM32G_x8_23.0.5_mind-cluster-faultdiag-doc_TRUNCATED_"
     "INDENTED.txt": "line 10 (after NPU 0): chip row is 3 wide, the table 98",
-    "npu-smi_info_910A-narrow_x8_22.0.3.1_Atlas800-9010_gpustack-testfixture-from-huawei-doc.txt":
-        "table ends after NPU 7: no process section",
-    "npu-smi_info_910B1_x8_23.0.rc2_arthurchiao-blog_TRUNCATED.txt":
-        "line 13 (after NPU 1): chip row is 3 wide, the table 98",
-    "npu-smi_info_910B4-32G_x1-in-container_Bus-0000-00-00.0_zero-dce-mindie-notes_TRUNCATED.txt":
-        "line 2 (the table): title row has 3 cells",
+    "npu-smi_info_910A-narrow_x8_22.0.3.1_Atlas800-9010_gpustack-testfixture-from-huawei-doc.txt": "table ends after NPU 7: no process section",
+    "npu-smi_info_910B1_x8_23.0.rc2_arthurchiao-blog_TRUNCATED.txt": "line 13 (after NPU 1): chip row is 3 wide, the table 98",
+    "npu-smi_info_910B4-32G_x1-in-container_Bus-0000-00-00.0_zero-dce-mindie-notes_TRUNCATED.txt": "line 2 (the table): title row has 3 cells",
 }
 
 
@@ -95,10 +95,13 @@ def test_recordings_are_verbatim_copies_of_their_sources() -> None:
 
 def test_index_names_every_recording_and_its_source() -> None:
     index = (RECORDINGS / "INDEX.md").read_text()
-    rows = {line.split("|")[1].strip(): line for line in index.splitlines()
-            if line.startswith("| ") and ".txt" in line.split("|")[1]}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in index.splitlines()
+        if line.startswith("| ") and ".txt" in line.split("|")[1]
+    }
     files = {p.name for p in RECORDINGS.glob("*.txt")}
-    assert files == set(rows), (files ^ set(rows))
+    assert files == set(rows), files ^ set(rows)
     for name, row in rows.items():
         assert row.split("|")[5].strip(), f"{name}: no source"
 
@@ -110,8 +113,7 @@ def test_every_recorded_table_is_expected_whole_or_refused() -> None:
 @pytest.mark.parametrize("name", sorted(WHOLE))
 def test_whole_tables_read(name: str) -> None:
     table = parse_npu_smi_info(rec(name))
-    shape = (table.version, table.layout, table.npu_count, table.chip_count,
-             len(table.processes))
+    shape = (table.version, table.layout, table.npu_count, table.chip_count, len(table.processes))
     assert shape == WHOLE[name]
 
 
@@ -189,17 +191,26 @@ def test_300i_duo_two_chips_per_npu_share_a_bus_id() -> None:
 def test_processes_are_read_with_pid_name_and_memory() -> None:
     duo = parse_npu_smi_info(rec(DUO))
     assert [(p.npu_id, p.chip, p.pid, p.name, p.memory_mb) for p in duo.processes] == [
-        (0, 0, 326429, "", 33842), (0, 0, 326430, "", 108), (0, 1, 326430, "", 34086)]
+        (0, 0, 326429, "", 33842),
+        (0, 0, 326430, "", 108),
+        (0, 1, 326430, "", 34086),
+    ]
     wide = parse_npu_smi_info(rec(WIDE))
     [proc] = wide.processes
-    assert (proc.pid, proc.name, proc.memory_mb, proc.container_pid) == (485946, "pytest", 5175,
-                                                                        "NA")
+    assert (proc.pid, proc.name, proc.memory_mb, proc.container_pid) == (
+        485946,
+        "pytest",
+        5175,
+        "NA",
+    )
     assert proc.describe() == "PID 485946 (pytest) 5175 MB on NPU 0 chip 0"
     trimmed = parse_npu_smi_info(rec(WIDE_TRIMMED))
     assert trimmed.processes[0].container_pid == "412309"
     busy = parse_npu_smi_info(rec(BUSY_910B4))
     assert [(p.npu_id, p.pid, p.memory_mb) for p in busy.processes][3:5] == [
-        (0, 2385578, 27170), (1, 2385579, 27160)]
+        (0, 2385578, 27170),
+        (1, 2385579, 27160),
+    ]
     assert {p.name for p in busy.processes} == {"VLLMWorker_TP"}
 
 
@@ -251,24 +262,30 @@ def test_a_chip_row_without_its_bus_row_is_refused() -> None:
     lines = rec(A2).splitlines(keepends=True)
     bus = next(i for i, line in enumerate(lines) if "0000:82:00.0" in line)
     with pytest.raises(ParseError, match=r"after the chip row of NPU 3 chip 0\): no bus row"):
-        parse_npu_smi_info("".join(lines[:bus] + lines[bus + 1:]))
+        parse_npu_smi_info("".join(lines[:bus] + lines[bus + 1 :]))
 
 
 def test_a_partial_row_in_the_middle_is_refused() -> None:
     lines = rec(DUO).splitlines(keepends=True)
     lines[16] = lines[16][:45] + "\n"
-    with pytest.raises(ParseError, match=r"line 17 \(after the chip row of NPU 96 chip 1\): "
-                                         "bus row is 45 wide, the table 106"):
+    with pytest.raises(
+        ParseError,
+        match=r"line 17 \(after the chip row of NPU 96 chip 1\): "
+        "bus row is 45 wide, the table 106",
+    ):
         parse_npu_smi_info("".join(lines))
 
 
 def test_a_chip_listed_twice_and_a_process_on_no_chip_are_refused() -> None:
-    twice = rec(DUO).replace("| 1       1                     | 0000:01:00.0 ",
-                             "| 0       1                     | 0000:01:00.0 ")
+    twice = rec(DUO).replace(
+        "| 1       1                     | 0000:01:00.0 ",
+        "| 0       1                     | 0000:01:00.0 ",
+    )
     with pytest.raises(ParseError, match=r"line 11 .*chip 1 of NPU 0 says chip 0"):
         parse_npu_smi_info(twice)
-    nowhere = rec(DUO).replace("| 0       1                     | 326430  ",
-                               "| 0       2                     | 326430  ")
+    nowhere = rec(DUO).replace(
+        "| 0       1                     | 326430  ", "| 0       2                     | 326430  "
+    )
     with pytest.raises(ParseError, match="process on chip 2, which NPU 0 does not have"):
         parse_npu_smi_info(nowhere)
 
@@ -282,7 +299,7 @@ def test_a_missing_closing_border_is_noticed() -> None:
 def test_a_missing_process_entry_is_noticed() -> None:
     lines = rec(A3).splitlines(keepends=True)
     entry = next(i for i, line in enumerate(lines) if "processes found in NPU 5 " in line)
-    text = "".join(lines[:entry] + lines[entry + 2:])  # NPU 5's entry and its border
+    text = "".join(lines[:entry] + lines[entry + 2 :])  # NPU 5's entry and its border
     with pytest.raises(ParseError, match="process entry of NPU 6 where NPU 5's was due"):
         parse_npu_smi_info(text)
 
@@ -293,13 +310,19 @@ def test_a_missing_process_entry_is_noticed() -> None:
 def test_board_views_indented_or_not() -> None:
     a2 = npu_tools.parse_board(rec(A2_BOARD), 0)
     assert (a2.version("Software Version"), a2.version("Firmware Version")) == (
-        "25.5.1", "7.8.0.6.201")
+        "25.5.1",
+        "7.8.0.6.201",
+    )
     assert a2.require("PCIe Bus Info") == "0000:C1:00.0" and a2.require("PCI Device ID") == "0xD802"
     duo = npu_tools.parse_board(rec(DUO_BOARD), 2944)
     assert duo.require("Chip Count") == "2" and duo.require("Compatibility") == "OK"
     chip = npu_tools.parse_board(rec(CHIP_BOARD), 0, 0)
-    assert chip.values == {"NPU ID": "0", "Chip ID": "0", "Chip Type": "Ascend",
-                           "Chip Name": "910B4"}
+    assert chip.values == {
+        "NPU ID": "0",
+        "Chip ID": "0",
+        "Chip Type": "Ascend",
+        "Chip Name": "910B4",
+    }
 
 
 def test_board_must_describe_the_npu_asked_and_have_the_key() -> None:
@@ -307,15 +330,18 @@ def test_board_must_describe_the_npu_asked_and_have_the_key() -> None:
         npu_tools.parse_board(rec(A2_BOARD), 3)
     with pytest.raises(ParseError, match="no 'Software Version' line"):
         npu_tools.parse_board(rec(CHIP_BOARD), 0, 0).version("Software Version")
-    error = rec("npu-smi_info_-i_0_-t_board_error-Invalid-card-id_910A_23.0.7_mind-cluster-"
-                "faultdiag-testfixture.txt")
+    error = rec(
+        "npu-smi_info_-i_0_-t_board_error-Invalid-card-id_910A_23.0.7_mind-cluster-"
+        "faultdiag-testfixture.txt"
+    )
     with pytest.raises(ParseError, match="no 'NPU ID' line"):
         npu_tools.parse_board(error, 0)
 
 
 def test_anonymised_version_is_not_a_version() -> None:
     board = npu_tools.parse_board(
-        rec("npu-smi_info_-t_board_-i_0_Ascend950-D806_hicann-driver-doc_INDENTED.txt"), 0)
+        rec("npu-smi_info_-t_board_-i_0_Ascend950-D806_hicann-driver-doc_INDENTED.txt"), 0
+    )
     with pytest.raises(ParseError, match="'Software Version' is 'xxx', not a version"):
         board.version("Software Version")
 
@@ -326,12 +352,10 @@ VERSION_FILES = {
     "driver_version.info_23.0.7_910A_mind-cluster-faultdiag-testfixture.txt": "23.0.7",
     "driver_version.info_24.1.rc3_910B4_zero-dce-mindie-notes.txt": "24.1.rc3",
     "driver_version.info_25.0.rc1.1_fw-compat-6.4+7.x_AISpaceWings-deploy-notes.txt": "25.0.rc1.1",
-    "firmware_version.info_7.1.0.11.220_23.0.7_910A_mind-cluster-faultdiag-testfixture.txt":
-        "7.1.0.11.220",
+    "firmware_version.info_7.1.0.11.220_23.0.7_910A_mind-cluster-faultdiag-testfixture.txt": "7.1.0.11.220",
     "firmware_version.info_7.5.0.1.129_24.1.rc3_910B4_zero-dce-mindie-notes.txt": "7.5.0.1.129",
     "firmware_version.info_7.7.0.1.231_25.0.rc1.1_AISpaceWings-deploy-notes.txt": "7.7.0.1.231",
-    "firmware_version.info_7.7.0.1.231_25.0.rc1.1_Atlas800IA2-910B4_MindIE-2.1.RC1-notes.txt":
-        "7.7.0.1.231",
+    "firmware_version.info_7.7.0.1.231_25.0.rc1.1_Atlas800IA2-910B4_MindIE-2.1.RC1-notes.txt": "7.7.0.1.231",
 }
 
 
@@ -342,8 +366,10 @@ def test_version_info_files(name: str) -> None:
 
 
 KEY_VALUE_CASES = [  # (recording, parse, key)
-    *[(name, lambda t, n=name: npu_tools.parse_version_info(t, n), "Version")
-      for name in VERSION_FILES],
+    *[
+        (name, lambda t, n=name: npu_tools.parse_version_info(t, n), "Version")
+        for name in VERSION_FILES
+    ],
     (A2_BOARD, lambda t: npu_tools.parse_board(t, 0), "Software Version"),
     (A2_BOARD, lambda t: npu_tools.parse_board(t, 0), "Firmware Version"),
     (DUO_BOARD, lambda t: npu_tools.parse_board(t, 2944), "Firmware Version"),
@@ -351,8 +377,9 @@ KEY_VALUE_CASES = [  # (recording, parse, key)
 ]
 
 
-@pytest.mark.parametrize(("name", "parse", "key"), KEY_VALUE_CASES,
-                         ids=[f"{c[0][:40]}-{c[2]}" for c in KEY_VALUE_CASES])
+@pytest.mark.parametrize(
+    ("name", "parse", "key"), KEY_VALUE_CASES, ids=[f"{c[0][:40]}-{c[2]}" for c in KEY_VALUE_CASES]
+)
 def test_a_cut_key_value_output_gives_the_whole_value_or_an_error(name, parse, key) -> None:
     text = rec(name)
     truth = parse(text).require(key)
@@ -363,16 +390,26 @@ def test_a_cut_key_value_output_gives_the_whole_value_or_an_error(name, parse, k
 
 HCCN = {
     "hccn_tool_-i_N_-link_-g_UP_mind-cluster-doc_INDENTED.txt": ("link status", "UP"),
-    "hccn_tool_-g_-link_-i_0_-u_0_-p_4_DOWN_Ascend950_hicann-driver-doc.txt":
-        ("link status", "DOWN"),
-    "hccn_tool_-i_N_-net_health_-g_Success_mind-cluster-doc_INDENTED.txt":
-        ("net health status", "Success"),
-    "hccn_tool_-i_N_-net_health_-g_Fault_mind-cluster-resumable-training-doc_INDENTED.txt":
-        ("net health status", "Fault"),
-    "hccn_tool_-i_N_-net_health_-g_Init_mind-cluster-faultdiag-doc_INDENTED.txt":
-        ("net health status", "Init"),
-    "hccn_tool_-i_0_-net_health_-g_Socket-failed_910A_mind-cluster-faultdiag-testfixture.txt":
-        ("net health status", "Socket failed"),
+    "hccn_tool_-g_-link_-i_0_-u_0_-p_4_DOWN_Ascend950_hicann-driver-doc.txt": (
+        "link status",
+        "DOWN",
+    ),
+    "hccn_tool_-i_N_-net_health_-g_Success_mind-cluster-doc_INDENTED.txt": (
+        "net health status",
+        "Success",
+    ),
+    "hccn_tool_-i_N_-net_health_-g_Fault_mind-cluster-resumable-training-doc_INDENTED.txt": (
+        "net health status",
+        "Fault",
+    ),
+    "hccn_tool_-i_N_-net_health_-g_Init_mind-cluster-faultdiag-doc_INDENTED.txt": (
+        "net health status",
+        "Init",
+    ),
+    "hccn_tool_-i_0_-net_health_-g_Socket-failed_910A_mind-cluster-faultdiag-testfixture.txt": (
+        "net health status",
+        "Socket failed",
+    ),
 }
 
 
@@ -399,12 +436,18 @@ def test_hccn_tool_addresses() -> None:
 def test_hccn_tls_settings_of_the_device_asked() -> None:
     mixed = rec("hccn_tool_-i_0..1_-tls_-g_grep-switch_mixed-0-1_hccl-param-link-doc_INDENTED.txt")
     assert npu_tools.parse_hccn_tls(mixed, 0) == {
-        "tls switch": "0", "tls preconfigured": "1", "tls alarm time threshold": "60"}
+        "tls switch": "0",
+        "tls preconfigured": "1",
+        "tls alarm time threshold": "60",
+    }
     assert npu_tools.parse_hccn_tls(mixed, 1)["tls switch"] == "1"
-    certs = rec("hccn_tool_-i_0..7_-tls_-g_loop_certs_hccl-cluster-info-verify-doc_TRUNCATED_"
-                "INDENTED.txt")
-    assert npu_tools.parse_hccn_tls(certs, 1) == {"tls switch": "0",
-                                                  "tls alarm time threshold": "60"}
+    certs = rec(
+        "hccn_tool_-i_0..7_-tls_-g_loop_certs_hccl-cluster-info-verify-doc_TRUNCATED_INDENTED.txt"
+    )
+    assert npu_tools.parse_hccn_tls(certs, 1) == {
+        "tls switch": "0",
+        "tls alarm time threshold": "60",
+    }
     with pytest.raises(ParseError, match=r"no 'dev_id:2, tls switch\[...\]' line"):
         npu_tools.parse_hccn_tls(certs, 2)  # the doc cut the loop after device 1
     a950 = rec("hccn_tool_-g_-tls_-i_0_Ascend950_with-subject-expiration_hicann-driver-doc.txt")
@@ -417,8 +460,9 @@ def test_hccn_tls_settings_of_the_device_asked() -> None:
 def _named(name: str, chip_name: str | None) -> str:
     """A recorded table, its anonymised "xxx" names replaced (the cells keep their width)."""
     text = rec(name)
-    return text if chip_name is None else text.replace("xxx" + " " * (len(chip_name) - 3),
-                                                         chip_name)
+    return (
+        text if chip_name is None else text.replace("xxx" + " " * (len(chip_name) - 3), chip_name)
+    )
 
 
 def _families(name: str, chip_name: str | None = None) -> list[list[str]]:
@@ -426,13 +470,19 @@ def _families(name: str, chip_name: str | None = None) -> list[list[str]]:
     return [[f.key for f in chips.families_of(e)] for e in chips.evidence_of(table, {}, {})]
 
 
-@pytest.mark.parametrize(("name", "chip_name", "family"), [
-    (DUO, None, "310P3"), (A2, None, "910B"), (WIDE, None, "910B"), (BLOG_910B4, None, "910B"),
-    (BUSY_910B4, None, "910B"),
-    (A3, None, "910_93"), (FIRST_GEN, "910A", "910"),  # anonymised "xxx" in the recording
-])
-def test_chip_family_of_each_recorded_table(name: str, chip_name: str | None,
-                                            family: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "chip_name", "family"),
+    [
+        (DUO, None, "310P3"),
+        (A2, None, "910B"),
+        (WIDE, None, "910B"),
+        (BLOG_910B4, None, "910B"),
+        (BUSY_910B4, None, "910B"),
+        (A3, None, "910_93"),
+        (FIRST_GEN, "910A", "910"),  # anonymised "xxx" in the recording
+    ],
+)
+def test_chip_family_of_each_recorded_table(name: str, chip_name: str | None, family: str) -> None:
     assert {tuple(f) for f in _families(name, chip_name)} == {(family,)}
 
 
@@ -451,6 +501,8 @@ def test_conflicting_evidence_fits_no_family() -> None:
 def test_evidence_two_families_agree_on_is_ambiguous() -> None:
     table = parse_npu_smi_info(rec(A2))
     evidence = chips.evidence_of(table, {}, {})[0]
-    loose = (chips.family("910B"), chips.Family("910X", "a look-alike", re.compile("910B3"),
-                                                ("classic",), lambda c: True))
+    loose = (
+        chips.family("910B"),
+        chips.Family("910X", "a look-alike", re.compile("910B3"), ("classic",), lambda c: True),
+    )
     assert [f.key for f in chips.families_of(evidence, loose)] == ["910B", "910X"]

@@ -26,16 +26,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun]:
     clean = write_catalog(where / "clean", [FakeModel("fake-a")])
     failing = write_catalog(where / "failing", [FakeModel("fake-a", defect="wrong_answer")])
     return {
-        "clean": run_suites(where / "reports", *SELECT, "-p", "tests.perf_stage_stub",
-                            *clean.args()),
+        "clean": run_suites(
+            where / "reports", *SELECT, "-p", "tests.perf_stage_stub", *clean.args()
+        ),
         "failing": run_suites(where / "reports", *SELECT, *failing.args()),
     }
 
 
 def deploy_helpers_cli(*args: str) -> subprocess.CompletedProcess:
     """`python -m deploy_helpers ARGS`."""
-    return subprocess.run([sys.executable, "-m", "deploy_helpers", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "deploy_helpers", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_report_renders_in_chromium_with_verdict_and_plots(runs) -> None:
@@ -62,9 +68,16 @@ def test_invalid_perf_file_is_a_report_problem(tmp_path: Path) -> None:
     catalog = write_catalog(tmp_path, [FakeModel("fake-a")])
     bad = tmp_path / "perf-bad.json"
     bad.write_text(json.dumps({"name": "x", "concurrency": 0, "metrics": {}, "output_tok_s": 1}))
-    run = run_suites(tmp_path / "reports", "suites/test_chat.py", "-k", "usage",
-                     "-p", "tests.perf_stage_stub", *catalog.args(),
-                     env={"PERF_STAGE_STUB_FILE": str(bad)})
+    run = run_suites(
+        tmp_path / "reports",
+        "suites/test_chat.py",
+        "-k",
+        "usage",
+        "-p",
+        "tests.perf_stage_stub",
+        *catalog.args(),
+        env={"PERF_STAGE_STUB_FILE": str(bad)},
+    )
     assert (run.summary["verdict"], run.returncode) == ("FAIL", 1)
     assert any("perf-example.json" in p and "concurrency" in p for p in run.summary["problems"])
 
@@ -76,17 +89,28 @@ def test_diff_lists_changed_outcomes_and_moved_figures(runs, tmp_path: Path) -> 
     after["perf"][0]["metrics"]["ttft_ms"]["p99"] *= 1.02  # within tolerance
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "summary.json").write_text(json.dumps(after))
-    done = deploy_helpers_cli("report", "diff", str(runs["clean"].run_dir), str(tmp_path / "b"),
-                              "--tolerance", "0.05", "--json")
+    done = deploy_helpers_cli(
+        "report",
+        "diff",
+        str(runs["clean"].run_dir),
+        str(tmp_path / "b"),
+        "--tolerance",
+        "0.05",
+        "--json",
+    )
     assert done.returncode == 1, done.stderr
     result = json.loads(done.stdout)
     changed = {o["nodeid"].split("::")[1]: (o["before"], o["after"]) for o in result["outcomes"]}
     assert changed == {"test_golden_chat[fake-a@cpu-capital-france]": ("passed", "failed")}
     (moved,) = result["perf"]
     assert (moved["figure"], moved["change"], moved["change_pct"]) == (
-        "output_tok_s", "regressed", -20.0)
-    same = deploy_helpers_cli("report", "diff", str(runs["clean"].run_dir),
-                              str(runs["clean"].run_dir))
+        "output_tok_s",
+        "regressed",
+        -20.0,
+    )
+    same = deploy_helpers_cli(
+        "report", "diff", str(runs["clean"].run_dir), str(runs["clean"].run_dir)
+    )
     assert same.returncode == 0 and "none" in same.stdout
 
 

@@ -15,11 +15,21 @@ from deploy_helpers.report import summary as summary_file
 from tests.report_catalog import FakeModel, SuiteRun, run_suites, write_catalog
 
 SELECT = ("suites/test_chat.py", "suites/test_completions.py", "-k", "golden or models_lists")
-LIVE = {"check": "test_golden*", "kind": "waiver", "failure": "lacks \\['Paris'\\]",
-        "reason": "answers Lyon (ticket 42)", "expires": "2099-12-31", "source": "tests"}
+LIVE = {
+    "check": "test_golden*",
+    "kind": "waiver",
+    "failure": "lacks \\['Paris'\\]",
+    "reason": "answers Lyon (ticket 42)",
+    "expires": "2099-12-31",
+    "source": "tests",
+}
 EXPIRED = {**LIVE, "expires": "2020-01-01"}
-LIMITATION = {"check": "test_golden*", "kind": "xfail", "failure": "lacks \\['Paris'\\]",
-              "reason": "declared: answers Lyon"}
+LIMITATION = {
+    "check": "test_golden*",
+    "kind": "xfail",
+    "failure": "lacks \\['Paris'\\]",
+    "reason": "declared: answers Lyon",
+}
 STALE = {**LIVE, "check": "test_no_such_check*"}
 
 CASES = {
@@ -43,10 +53,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[SuiteRun, 
     return done
 
 
-@pytest.mark.parametrize(("case", "verdict", "code"), [
-    ("clean", "PASS", 0), ("failing", "FAIL", 1), ("waived", "PASS WITH WAIVERS", 0),
-    ("expired", "FAIL", 1), ("limitation", "PASS", 0), ("stale", "PASS", 0),
-])
+@pytest.mark.parametrize(
+    ("case", "verdict", "code"),
+    [
+        ("clean", "PASS", 0),
+        ("failing", "FAIL", 1),
+        ("waived", "PASS WITH WAIVERS", 0),
+        ("expired", "FAIL", 1),
+        ("limitation", "PASS", 0),
+        ("stale", "PASS", 0),
+    ],
+)
 def test_verdict_and_exit_code(runs, case: str, verdict: str, code: int) -> None:
     run, _ = runs[case]
     summary = run.summary
@@ -81,8 +98,11 @@ def test_expired_waiver_fails_naming_the_waiver(runs) -> None:
 def test_limitation_shows_as_xfailed(runs) -> None:
     summary = runs["limitation"][0].summary
     assert summary["counts"]["xfailed"] == 2 and summary["counts"]["failed"] == 0
-    assert all(t["limitation"] == "declared: answers Lyon"
-               for t in summary["tests"] if t["outcome"] == "xfailed")
+    assert all(
+        t["limitation"] == "declared: answers Lyon"
+        for t in summary["tests"]
+        if t["outcome"] == "xfailed"
+    )
 
 
 def test_stale_waiver_is_reported(runs) -> None:
@@ -101,8 +121,13 @@ def test_summary_matches_schema(runs, case: str) -> None:
 def test_run_folder_has_every_artifact_and_fingerprint(runs) -> None:
     run, catalog = runs["clean"]
     names = {p.name for p in run.run_dir.iterdir()}
-    assert {"junit.xml", "summary.json", "report.html", "facts.jsonl",
-            "server-fake-a-eager.log"} <= names
+    assert {
+        "junit.xml",
+        "summary.json",
+        "report.html",
+        "facts.jsonl",
+        "server-fake-a-eager.log",
+    } <= names
     assert (run.run_dir.parent / "latest").resolve() == run.run_dir
     fp = run.summary["fingerprint"]
     assert fp["host"]["kernel"] and fp["host"]["os"]
@@ -122,13 +147,16 @@ def test_run_folder_has_every_artifact_and_fingerprint(runs) -> None:
     assert "not recorded" not in html, "a host fact of the sign-off is missing"
     junit = (run.run_dir / "junit.xml").read_text()
     assert 'name="target" value="fake-a@cpu"' in junit
-    suite_properties = {p.get("name"): p.get("value") for p in ET.parse(
-        run.run_dir / "junit.xml").getroot().find("testsuite").find("properties")}
+    suite_properties = {
+        p.get("name"): p.get("value")
+        for p in ET.parse(run.run_dir / "junit.xml").getroot().find("testsuite").find("properties")
+    }
     assert suite_properties["verdict"] == run.summary["verdict"]
     assert suite_properties["fingerprint.suite.catalog_hash"] == catalog_hash(catalog)
     assert suite_properties["fingerprint.host.chip"] == "none (CPU target)"
-    assert "tests.faulty_server" in suite_properties[
-        "fingerprint.targets.fake-a@cpu.bring_ups.0.argv"]
+    assert (
+        "tests.faulty_server" in suite_properties["fingerprint.targets.fake-a@cpu.bring_ups.0.argv"]
+    )
 
 
 def test_invalid_summary_is_rejected_naming_the_field(runs) -> None:

@@ -32,9 +32,15 @@ def test_baseline_floor_in_points_or_relative() -> None:
 
 
 def test_accuracy_task_rules() -> None:
-    task = AccuracyTask(task="capitals", metric="m", max_gen_toks=8, baseline=0.5,
-                        threshold_points=10, source="s",
-                        graph_modes={"compiled": {"baseline": 0.3, "rtol": 0.1, "source": "t"}})
+    task = AccuracyTask(
+        task="capitals",
+        metric="m",
+        max_gen_toks=8,
+        baseline=0.5,
+        threshold_points=10,
+        source="s",
+        graph_modes={"compiled": {"baseline": 0.3, "rtol": 0.1, "source": "t"}},
+    )
     assert task.baseline_for("eager").floor == pytest.approx(0.4)
     assert task.baseline_for("compiled").floor == pytest.approx(0.27)
     assert task.below(0.39, 0.5) and not task.below(0.41, 0.5)
@@ -53,16 +59,33 @@ def test_shipped_tasks_get_absolute_data_paths(tmp_path: Path) -> None:
 
 
 def test_bfcl_functions_become_openai_tools() -> None:
-    (tool,) = bfcl.openai_tools([{"name": "math.hypot", "description": "Norm.", "parameters": {
-        "type": "dict", "properties": {"x": {"type": "float", "description": "x."},
-                                       "p": {"type": "tuple", "items": {"type": "dict"}}}}}])
+    (tool,) = bfcl.openai_tools(
+        [
+            {
+                "name": "math.hypot",
+                "description": "Norm.",
+                "parameters": {
+                    "type": "dict",
+                    "properties": {
+                        "x": {"type": "float", "description": "x."},
+                        "p": {"type": "tuple", "items": {"type": "dict"}},
+                    },
+                },
+            }
+        ]
+    )
     function = tool["function"]
     assert function["name"] == "math_hypot" and function["description"].endswith("Python 3 syntax.")
     assert function["parameters"]["type"] == "object"
     assert function["parameters"]["properties"]["x"] == {
-        "type": "number", "format": "float", "description": "x. This is a float type value."}
-    assert function["parameters"]["properties"]["p"] == {"type": "array",
-                                                         "items": {"type": "object"}}
+        "type": "number",
+        "format": "float",
+        "description": "x. This is a float type value.",
+    }
+    assert function["parameters"]["properties"]["p"] == {
+        "type": "array",
+        "items": {"type": "object"},
+    }
 
 
 def test_bfcl_judges_like_its_runner() -> None:
@@ -90,5 +113,9 @@ def test_bfcl_data_missing_is_one_line(monkeypatch, tmp_path: Path) -> None:
 
 def test_bfcl_sample_is_spread_over_the_category() -> None:
     cases = bfcl.load_category("multiple")
-    assert [c.id for c in bfcl.sampled(cases, 4)] == ["multiple_0", "multiple_50",
-                                                      "multiple_100", "multiple_150"]
+    assert [c.id for c in bfcl.sampled(cases, 4)] == [
+        "multiple_0",
+        "multiple_50",
+        "multiple_100",
+        "multiple_150",
+    ]

@@ -17,9 +17,20 @@ def test_planted_key_is_in_no_artifact(tmp_path: Path, how: str) -> None:
     catalog = write_catalog(tmp_path, [FakeModel("fake-a", defect="wrong_answer")])
     key_args = ["--api-key", PLANTED] if how == "option" else []
     env = {"VLLM_API_KEY": PLANTED} if how == "env" else {}
-    run = run_suites(tmp_path / "reports", "suites/test_chat.py", "-k", "golden or usage",
-                     "-l", "-o", "junit_logging=all", "-o", "junit_log_passing_tests=true",
-                     *key_args, *catalog.args(), env=env)
+    run = run_suites(
+        tmp_path / "reports",
+        "suites/test_chat.py",
+        "-k",
+        "golden or usage",
+        "-l",
+        "-o",
+        "junit_logging=all",
+        "-o",
+        "junit_log_passing_tests=true",
+        *key_args,
+        *catalog.args(),
+        env=env,
+    )
     assert run.returncode == 1, run.output[-2000:]  # the defect fails a check: tracebacks
     files = [p for p in run.run_dir.rglob("*") if p.is_file()]
     assert {"junit.xml", "summary.json", "report.html", "facts.jsonl"} <= {p.name for p in files}

@@ -90,8 +90,13 @@ def test_sigterm_deletes_everything(tmp_path: Path) -> None:
         f"with testbed(2, {name!r}, {_subnet(3)!r}):\n"
         "    print('up', flush=True)\n    time.sleep(300)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "up"
     assert existing(name)
     proc.send_signal(signal.SIGTERM)
@@ -125,8 +130,9 @@ def test_remote_service_group_is_stopped_and_env_stays_off_argv() -> None:
         try:
             # a service with a child process of its own, as vLLM's engine is
             argv = ["sh", "-c", 'echo "key=$API_KEY"; sleep 300 & sleep 300']
-            with remote.running_remote(bed.addresses[0], argv, {"API_KEY": "s3cret v"},
-                                       log) as proc:
+            with remote.running_remote(
+                bed.addresses[0], argv, {"API_KEY": "s3cret v"}, log
+            ) as proc:
                 time.sleep(1)
                 assert proc.alive()
                 cmdlines = _namespace_cmdlines(bed.namespaces[0])
@@ -162,14 +168,40 @@ def two_node_catalog(fake_engine_catalog) -> Path:
 
 def _two_node_run(catalog: Path, tmp_path: Path, slot: int, **env: str) -> tuple[str, str]:
     subnet, name = _subnet(slot), _name(slot)
-    argv = [sys.executable, "-m", "deploy_helpers", "testbed", "run", "--name", name,
-            "--subnet", subnet, "--", sys.executable, "-m", "pytest",
-            "suites/test_completions.py", "-q", "-p", "no:cacheprovider",
-            "--junitxml", str(tmp_path / "junit.xml"), "--catalog", str(catalog),
-            "--model", "smollm2-135m", "--hardware", "cpu-two-node",
-            "--node-ip", f"{subnet}.1", "--node-ip", f"{subnet}.2"]
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **env})
+    argv = [
+        sys.executable,
+        "-m",
+        "deploy_helpers",
+        "testbed",
+        "run",
+        "--name",
+        name,
+        "--subnet",
+        subnet,
+        "--",
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/test_completions.py",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--junitxml",
+        str(tmp_path / "junit.xml"),
+        "--catalog",
+        str(catalog),
+        "--model",
+        "smollm2-135m",
+        "--hardware",
+        "cpu-two-node",
+        "--node-ip",
+        f"{subnet}.1",
+        "--node-ip",
+        f"{subnet}.2",
+    ]
+    done = subprocess.run(
+        argv, cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+    )
     assert existing(name) == [], "testbed left behind"
     return str(done.returncode), done.stdout + done.stderr
 
@@ -181,21 +213,28 @@ def test_two_node_suite_passes_over_ssh_and_leaves_nothing(two_node_catalog, tmp
 
 
 def test_two_node_key_reaches_node_0_and_no_artifact(two_node_catalog, tmp_path) -> None:
-    code, output = _two_node_run(two_node_catalog, tmp_path, 13, VLLM_API_KEY=PLANTED,
-                                 SUITE_REPORTS_DIR=str(tmp_path / "reports"))
+    code, output = _two_node_run(
+        two_node_catalog,
+        tmp_path,
+        13,
+        VLLM_API_KEY=PLANTED,
+        SUITE_REPORTS_DIR=str(tmp_path / "reports"),
+    )
     assert code == "0", output[-3000:]
     (run_dir,) = [p for p in (tmp_path / "reports").iterdir() if not p.is_symlink()]
     (node0_log,) = run_dir.glob("server-*-node0.log")
     assert "API key required on /v1 routes" in node0_log.read_text(), "the key never reached node 0"
-    leaks = [str(p) for p in run_dir.rglob("*") if p.is_file() and PLANTED.encode() in
-             p.read_bytes()]
+    leaks = [
+        str(p) for p in run_dir.rglob("*") if p.is_file() and PLANTED.encode() in p.read_bytes()
+    ]
     assert not leaks, f"API key found in {leaks}"
     assert PLANTED not in output
     summary = json.loads((run_dir / "summary.json").read_text())
     bring_ups = summary["fingerprint"]["targets"]["smollm2-135m@cpu-two-node"]["bring_ups"]
     assert [b["node"] for b in bring_ups] == [f"node {i} ({_subnet(13)}.{i + 1})" for i in (0, 1)]
-    assert all(b["env"]["VLLM_API_KEY"] == "***" and "tests.faulty_server" in b["argv"]
-               for b in bring_ups), bring_ups
+    assert all(
+        b["env"]["VLLM_API_KEY"] == "***" and "tests.faulty_server" in b["argv"] for b in bring_ups
+    ), bring_ups
     assert "--headless" in bring_ups[1]["argv"] and "--headless" not in bring_ups[0]["argv"]
 
 
@@ -218,11 +257,17 @@ def test_watch_fails_fast_naming_the_node_and_the_remedy(tmp_path: Path) -> None
     head, worker = tmp_path / "node0.log", tmp_path / "node1.log"
     head.write_text("INFO starting\n")
     worker.write_text("INFO loading\n")
-    watch = watch_nodes([WatchedNode("node 0 (a)", lambda: True, head),
-                         WatchedNode("node 1 (b)", lambda: True, worker)])
+    watch = watch_nodes(
+        [
+            WatchedNode("node 0 (a)", lambda: True, head),
+            WatchedNode("node 1 (b)", lambda: True, worker),
+        ]
+    )
     assert watch()
-    head.write_text("RuntimeError: Remote engine 1 must use --headless unless in external or "
-                    "hybrid dp lb mode\n")
+    head.write_text(
+        "RuntimeError: Remote engine 1 must use --headless unless in external or "
+        "hybrid dp lb mode\n"
+    )
     with pytest.raises(ServerStartError, match=r"node 0 \(a\): fatal line") as caught:
         watch()
     assert "--data-parallel-start-rank" in str(caught.value)
@@ -237,8 +282,10 @@ def test_unreachable_node_is_one_line_naming_it(tmp_path: Path) -> None:
         os.environ[remote.SSH_CONFIG_ENV] = str(bed.ssh_config)
         absent = bed.addresses[0].rsplit(".", 1)[0] + ".3"  # on the testbed's bridge, no node
         try:
-            with pytest.raises(SuiteError) as caught, \
-                    remote.running_remote(absent, ["true"], {}, tmp_path / "node.log"):
+            with (
+                pytest.raises(SuiteError) as caught,
+                remote.running_remote(absent, ["true"], {}, tmp_path / "node.log"),
+            ):
                 pass
         finally:
             os.environ.pop(remote.SSH_CONFIG_ENV)
@@ -279,18 +326,49 @@ def container_nodes_catalog(fake_engine_catalog) -> list[str]:
     return [*fake_engine_catalog.args(), "--hardware", "cpu-two-node-container"]
 
 
-def _container_nodes_run(args: list[str], tmp_path: Path, slot: int, images: list[str],
-                         occupy_node: int | None = None) -> tuple[int, str]:
+def _container_nodes_run(
+    args: list[str], tmp_path: Path, slot: int, images: list[str], occupy_node: int | None = None
+) -> tuple[int, str]:
     subnet, name = _subnet(slot), _name(slot)
     nodes = [f"{subnet}.1", f"{subnet}.2"]
     occupy = "-" if occupy_node is None else f"{nodes[occupy_node]},{CONTAINER},{IMAGE}"
-    suite = [sys.executable, "-m", "pytest", "suites/test_completions.py", "-q", "-p",
-             "no:cacheprovider", "--junitxml", str(tmp_path / "junit.xml"), *args,
-             "--node-ip", nodes[0], "--node-ip", nodes[1]]
+    suite = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/test_completions.py",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--junitxml",
+        str(tmp_path / "junit.xml"),
+        *args,
+        "--node-ip",
+        nodes[0],
+        "--node-ip",
+        nodes[1],
+    ]
     image_args = [arg for image in images for arg in ("--image", image)]
-    argv = [sys.executable, "-m", "deploy_helpers", "testbed", "run", "--name", name,
-            "--subnet", subnet, "--docker", *image_args, "--",
-            sys.executable, "-c", IN_TESTBED, *nodes, occupy, *suite]
+    argv = [
+        sys.executable,
+        "-m",
+        "deploy_helpers",
+        "testbed",
+        "run",
+        "--name",
+        name,
+        "--subnet",
+        subnet,
+        "--docker",
+        *image_args,
+        "--",
+        sys.executable,
+        "-c",
+        IN_TESTBED,
+        *nodes,
+        occupy,
+        *suite,
+    ]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=400)
     assert existing(name) == [], "testbed left behind"
     assert not list(Path("/tmp").glob(f"{name}-*")), "testbed work dir (engine state) left"
@@ -311,16 +389,18 @@ def test_two_node_container_image_missing_on_a_node_is_one_line(
 ) -> None:
     code, output = _container_nodes_run(container_nodes_catalog, tmp_path, 11, [])
     assert code == 1, output[-3000:]
-    assert (f"node 0 ({_subnet(11)}.1): image '{IMAGE}' is not there and no tarball is "
-            "configured") in output, output[-3000:]
+    assert (
+        f"node 0 ({_subnet(11)}.1): image '{IMAGE}' is not there and no tarball is configured"
+    ) in output, output[-3000:]
     assert "`docker load -i` it on that node" in output
 
 
 def test_two_node_container_name_taken_fails_and_spares_the_other_container(
     container_nodes_catalog, tmp_path: Path
 ) -> None:
-    code, output = _container_nodes_run(container_nodes_catalog, tmp_path, 12, [IMAGE],
-                                        occupy_node=1)
+    code, output = _container_nodes_run(
+        container_nodes_catalog, tmp_path, 12, [IMAGE], occupy_node=1
+    )
     assert code == 1, output[-3000:]
     node1 = f"{_subnet(12)}.2"
     assert f"node 1 ({node1}): a container named '{CONTAINER}' already exists there" in output

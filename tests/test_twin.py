@@ -19,20 +19,50 @@ REPO = Path(__file__).resolve().parent.parent
 DUO = ("--model", "qwen2.5-14b")
 A2 = ("--model", "deepseek-v3.1-w8a8", "--node-ip", "10.243.{n}.1", "--node-ip", "10.243.{n}.2")
 # paths the twin makes inside its hosts only
-TWIN_ONLY = ["/usr/local/Ascend", "/etc/hccn.conf", "/etc/ascend-twin.json", "/home/ckpt",
-             "/opt/data/weights", "/dev/davinci0", "/usr/local/bin/npu-smi"]
+TWIN_ONLY = [
+    "/usr/local/Ascend",
+    "/etc/hccn.conf",
+    "/etc/ascend-twin.json",
+    "/home/ckpt",
+    "/opt/data/weights",
+    "/dev/davinci0",
+    "/usr/local/bin/npu-smi",
+]
 
 
-def twin_run(tmp_path: Path, profile: str, scenario: str, *pytest_args: str, subnet: int,
-             image: bool = False) -> subprocess.CompletedProcess:
+def twin_run(
+    tmp_path: Path, profile: str, scenario: str, *pytest_args: str, subnet: int, image: bool = False
+) -> subprocess.CompletedProcess:
     """`twin run` of `pytest PYTEST_ARGS` on a fresh twin, its run folder under tmp_path."""
-    argv = [sys.executable, "-m", "deploy_helpers", "twin", "run", "--profile", profile,
-            "--scenario", scenario, "--name", f"tw{subnet}", "--subnet", f"10.243.{subnet}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "deploy_helpers",
+        "twin",
+        "run",
+        "--profile",
+        profile,
+        "--scenario",
+        scenario,
+        "--name",
+        f"tw{subnet}",
+        "--subnet",
+        f"10.243.{subnet}",
+    ]
     if not image:
         argv.append("--without-image")
-    argv += ["--", sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-             "--reports-dir", str(tmp_path / "reports"),
-             *(a.format(n=subnet) for a in pytest_args)]
+    argv += [
+        "--",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        *(a.format(n=subnet) for a in pytest_args),
+    ]
     return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
@@ -43,8 +73,15 @@ def summary(tmp_path: Path) -> dict:
 
 
 def test_healthy_300i_duo_host_and_weights_pass_simulated(tmp_path: Path) -> None:
-    done = twin_run(tmp_path, "atlas-300i-duo", "healthy", "suites/test_host.py",
-                    "suites/test_weights.py", *DUO, subnet=1)
+    done = twin_run(
+        tmp_path,
+        "atlas-300i-duo",
+        "healthy",
+        "suites/test_host.py",
+        "suites/test_weights.py",
+        *DUO,
+        subnet=1,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "verdict: SIMULATED PASS" in done.stdout
     record = summary(tmp_path)
@@ -57,8 +94,15 @@ def test_healthy_300i_duo_host_and_weights_pass_simulated(tmp_path: Path) -> Non
 
 
 def test_healthy_a2_pair_host_and_weights_pass_on_both_nodes(tmp_path: Path) -> None:
-    done = twin_run(tmp_path, "atlas-a2", "healthy", "suites/test_host.py",
-                    "suites/test_weights.py", *A2, subnet=2)
+    done = twin_run(
+        tmp_path,
+        "atlas-a2",
+        "healthy",
+        "suites/test_host.py",
+        "suites/test_weights.py",
+        *A2,
+        subnet=2,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     record = summary(tmp_path)
     names = {t["name"] for t in record["tests"]}
@@ -79,7 +123,8 @@ def test_scenario_fails_at_its_stage_with_the_remedy(tmp_path: Path, scenario) -
     assert "verdict: SIMULATED FAIL" in done.stdout
     failed = [t for t in summary(tmp_path)["tests"] if t["outcome"] == "failed"]
     assert failed and all(scenario.cause in t["name"] for t in failed), [
-        (t["name"], t["message"]) for t in failed]
+        (t["name"], t["message"]) for t in failed
+    ]
     remedies = load_remedies(profile)
     if scenario.stage == "host":
         assert remedies[scenario.cause] in failed[0]["message"], failed[0]["message"]
@@ -95,8 +140,16 @@ def load_remedies(profile: str) -> dict[str, str]:
 
 
 def test_image_absent_fails_the_container_stage(tmp_path: Path) -> None:
-    done = twin_run(tmp_path, "atlas-300i-duo", "image-absent", "suites/test_completions.py",
-                    *DUO, "-k", "models_lists", subnet=30)
+    done = twin_run(
+        tmp_path,
+        "atlas-300i-duo",
+        "image-absent",
+        "suites/test_completions.py",
+        *DUO,
+        "-k",
+        "models_lists",
+        subnet=30,
+    )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
     assert "container stage: image 'hub.oepkgs.net/oedeploy" in done.stdout
     assert "is not on this host and no registry is reachable" in done.stdout

@@ -30,19 +30,30 @@ REPO = Path(__file__).resolve().parent.parent
 ENGINES = REPO / "deploy_helpers" / "sim" / "engines"
 TWIN = "[ascend-twin SIMULATED] "
 # the embedded checkpoint's config.json (.weights/smollm2-135m), as far as the shims read it
-STAND_IN = {"model_type": "llama", "dtype": "bfloat16", "max_position_embeddings": 8192,
-            "num_attention_heads": 9, "num_key_value_heads": 3}
+STAND_IN = {
+    "model_type": "llama",
+    "dtype": "bfloat16",
+    "max_position_embeddings": 8192,
+    "num_attention_heads": 9,
+    "num_key_value_heads": 3,
+}
 # a vLLM logger line (vllm/logger.py _FORMAT, _DATE_FORMAT), or vllm-mindspore's own
 LOG_LINE = re.compile(r"^(INFO|WARNING) \d\d-\d\d \d\d:\d\d:\d\d (vllm-mindspore)?\[\w+\.py:\d+\] ")
 ASCEND_EVIDENCE = {
-    "aclgraph": ["PIECEWISE compilation enabled on NPU. use_inductor not supported - using "
-                 "only ACL Graph mode"],
-    "eager": ["Cudagraph is disabled under eager mode",
-              "Compilation disabled, using eager mode by default"],
+    "aclgraph": [
+        "PIECEWISE compilation enabled on NPU. use_inductor not supported - using "
+        "only ACL Graph mode"
+    ],
+    "eager": [
+        "Cudagraph is disabled under eager mode",
+        "Compilation disabled, using eager mode by default",
+    ],
     "torchair": ["Torchair compilation enabled on NPU. Setting CUDAGraphMode to NONE"],
 }
-EAGER_AND_TORCHAIR = ("Can't enable graph mode and eager mode at the same time. Please set "
-                      "`enforce_eager=False` if you attempt to enable NPU graph mode.")
+EAGER_AND_TORCHAIR = (
+    "Can't enable graph mode and eager mode at the same time. Please set "
+    "`enforce_eager=False` if you attempt to enable NPU graph mode."
+)
 
 
 @dataclass
@@ -66,7 +77,7 @@ class Run:
         """The JSON after `prefix` on the twin's line that starts with it."""
         for line in self.lines:
             if line.startswith(TWIN + prefix):
-                return json.loads(line[len(TWIN + prefix):])
+                return json.loads(line[len(TWIN + prefix) :])
         raise AssertionError(f"no twin line {prefix!r} in:\n{self.out}")
 
     @property
@@ -101,8 +112,13 @@ def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def plan(*args: str) -> dict:
     """`python -m deploy_helpers plan ARGS --json`."""
-    done = subprocess.run([sys.executable, "-m", "deploy_helpers", "plan", *args, "--json"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy_helpers", "plan", *args, "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -116,13 +132,24 @@ def seed_000() -> dict:
 @pytest.fixture(scope="module")
 def seed_003() -> dict[str, list[dict]]:
     """Both nodes of the two-A2 plan per graph mode (torchair is seed 003's own line)."""
-    return {mode: plan("--model", "deepseek-v3.1-w8a8", "--node-ip", "10.0.0.1", "--node-ip",
-                       "10.0.0.2", "--graph-mode", mode)["nodes"]
-            for mode in ASCEND_EVIDENCE}
+    return {
+        mode: plan(
+            "--model",
+            "deepseek-v3.1-w8a8",
+            "--node-ip",
+            "10.0.0.1",
+            "--node-ip",
+            "10.0.0.2",
+            "--graph-mode",
+            mode,
+        )["nodes"]
+        for mode in ASCEND_EVIDENCE
+    }
 
 
-def dry_run(shim: ModuleType, argv: list[str], env: dict[str, str],
-            capsys: pytest.CaptureFixture[str]) -> Run:
+def dry_run(
+    shim: ModuleType, argv: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> Run:
     """Run `shim` on `argv` with `env` (plus ASCEND_TWIN_DRY_RUN=1) in this process."""
     capsys.readouterr()
     try:
@@ -149,12 +176,15 @@ def parse_back(shims: dict[str, ModuleType], argv: list[str]) -> object:
 
 
 def test_seed_000_line_on_310p(shims, seed_000, stand_in, capsys) -> None:
-    run = dry_run(shims["vllm_mindspore"], with_weights(seed_000, stand_in), seed_000["env"],
-                  capsys)
+    run = dry_run(
+        shims["vllm_mindspore"], with_weights(seed_000, stand_in), seed_000["env"], capsys
+    )
     assert run.code == 0, run.err
     assert all(LOG_LINE.match(line) for line in run.engine_lines), run.out
-    assert any(line.endswith("vllm-mindspore[config.py:264] Casting torch.bfloat16 to "
-                             "torch.float16.") for line in run.lines)
+    assert any(
+        line.endswith("vllm-mindspore[config.py:264] Casting torch.bfloat16 to torch.float16.")
+        for line in run.lines
+    )
     (config,) = [line for line in run.lines if "Initializing a V1 LLM engine (v0.9.1)" in line]
     assert "[core.py:70]" in config
     assert "enforce_eager=False" in config and "enforce_eager=True" not in run.out
@@ -182,13 +212,14 @@ def test_seed_000_eager_and_float16_config(shims, seed_000, tmp_path, capsys) ->
     assert parse_back(shims, run.argv).enforce_eager is True
 
 
-def test_seed_000_unknown_backend_fails_as_check_ready(shims, seed_000, stand_in,
-                                                       capsys) -> None:
+def test_seed_000_unknown_backend_fails_as_check_ready(shims, seed_000, stand_in, capsys) -> None:
     env = {**seed_000["env"], "VLLM_MS_MODEL_BACKEND": "tensorrt"}
     run = dry_run(shims["vllm_mindspore"], with_weights(seed_000, stand_in), env, capsys)
     assert run.code == 1
-    assert run.err.splitlines()[-1] == ("ValueError: Illegal value of VLLM_MS_MODEL_BACKEND "
-                                        "'tensorrt', allowed_values: mindformers, mindone, native")
+    assert run.err.splitlines()[-1] == (
+        "ValueError: Illegal value of VLLM_MS_MODEL_BACKEND "
+        "'tensorrt', allowed_values: mindformers, mindone, native"
+    )
 
 
 # --------------------------------------------------------------------------- seed 003
@@ -196,8 +227,9 @@ def test_seed_000_unknown_backend_fails_as_check_ready(shims, seed_000, stand_in
 
 @pytest.mark.parametrize("mode", list(ASCEND_EVIDENCE))
 @pytest.mark.parametrize("rank", [0, 1])
-def test_seed_003_lines_per_graph_mode(shims, seed_003, stand_in, capsys, mode: str,
-                                       rank: int) -> None:
+def test_seed_003_lines_per_graph_mode(
+    shims, seed_003, stand_in, capsys, mode: str, rank: int
+) -> None:
     node = seed_003[mode][rank]
     env = {**node["env"], "ASCEND_TWIN_MODEL_TYPE": "deepseek_v3"}
     run = dry_run(shims["vllm_ascend"], with_weights(node, stand_in), env, capsys)
@@ -209,7 +241,8 @@ def test_seed_003_lines_per_graph_mode(shims, seed_003, stand_in, capsys, mode: 
             assert (line in run.out) == (other == mode), (mode, line)
     if mode == "eager":  # vLLM's line comes first, then vllm-ascend's
         assert run.out.index(ASCEND_EVIDENCE["eager"][0]) < run.out.index(
-            ASCEND_EVIDENCE["eager"][1])
+            ASCEND_EVIDENCE["eager"][1]
+        )
     assert ("ACL Graph is currently experimental" in run.out) == (mode == "aclgraph")
     assert "Non-MLA LLMs" not in run.out  # DeepSeek runs with MLA
     assert TWIN + "tensor parallel 8 folded to 1 on the CPU" in run.out
@@ -233,7 +266,7 @@ def test_default_port_and_host_are_vllms(shims, seed_003, stand_in, capsys) -> N
     node = seed_003["aclgraph"][0]
     argv = with_weights(node, stand_in)
     for flag in ("--host", "--port"):
-        del argv[argv.index(flag):argv.index(flag) + 2]
+        del argv[argv.index(flag) : argv.index(flag) + 2]
     run = dry_run(shims["vllm_ascend"], argv, node["env"], capsys)
     assert run.code == 0, run.err
     args = parse_back(shims, run.argv)
@@ -243,8 +276,9 @@ def test_default_port_and_host_are_vllms(shims, seed_003, stand_in, capsys) -> N
 def test_torchair_with_enforce_eager_refused(shims, seed_003, stand_in, capsys) -> None:
     node = seed_003["torchair"][0]
     env = {**node["env"], "ASCEND_TWIN_MODEL_TYPE": "deepseek_v3"}
-    run = dry_run(shims["vllm_ascend"], [*with_weights(node, stand_in), "--enforce-eager"],
-                  env, capsys)
+    run = dry_run(
+        shims["vllm_ascend"], [*with_weights(node, stand_in), "--enforce-eager"], env, capsys
+    )
     assert run.code == 1
     assert run.err.splitlines()[-1] == f"RuntimeError: {EAGER_AND_TORCHAIR}"
     assert "CPU engine argv" not in run.out
@@ -256,18 +290,30 @@ def test_torchair_needs_a_torchair_model_type(shims, seed_003, stand_in, capsys)
     assert run.code == 1
     assert run.err.splitlines()[-1] == (
         "NotImplementedError: Torchair graph mode only works with following model types:"
-        "['deepseek', 'pangu', 'kimi_k2', 'qwen'].")
+        "['deepseek', 'pangu', 'kimi_k2', 'qwen']."
+    )
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    ({"torchair_graph_config": {"enabled": True, "graph_batch_sizes": 8}},
-     "TypeError: graph_batch_sizes must be list[int]"),
-    ({"torchair_graph_config": {"graph_batch_sizes": [8]}},
-     "RuntimeError: graph_batch_sizes is valid only when Torchair graph mode is enabled"),
-    ({"no_such_key": 1, "torchair_graph_config": {"enabled": False, "no_such_option": 2}}, None),
-])
-def test_additional_config_as_vllm_ascend_reads_it(shims, seed_003, stand_in, capsys,
-                                                   config: dict, message: str | None) -> None:
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"torchair_graph_config": {"enabled": True, "graph_batch_sizes": 8}},
+            "TypeError: graph_batch_sizes must be list[int]",
+        ),
+        (
+            {"torchair_graph_config": {"graph_batch_sizes": [8]}},
+            "RuntimeError: graph_batch_sizes is valid only when Torchair graph mode is enabled",
+        ),
+        (
+            {"no_such_key": 1, "torchair_graph_config": {"enabled": False, "no_such_option": 2}},
+            None,
+        ),
+    ],
+)
+def test_additional_config_as_vllm_ascend_reads_it(
+    shims, seed_003, stand_in, capsys, config: dict, message: str | None
+) -> None:
     node = seed_003["aclgraph"][0]
     argv = with_weights(node, stand_in)
     argv[argv.index("--additional-config") + 1] = json.dumps(config)
@@ -281,8 +327,9 @@ def test_additional_config_as_vllm_ascend_reads_it(shims, seed_003, stand_in, ca
         assert run.err.splitlines()[-1] == message
 
 
-def test_qwen_on_a2_logs_non_mla_and_no_experimental_warning(shims, seed_003, tmp_path,
-                                                             capsys) -> None:
+def test_qwen_on_a2_logs_non_mla_and_no_experimental_warning(
+    shims, seed_003, tmp_path, capsys
+) -> None:
     (tmp_path / "config.json").write_text(json.dumps({**STAND_IN, "model_type": "qwen2"}))
     node = seed_003["aclgraph"][0]
     run = dry_run(shims["vllm_ascend"], with_weights(node, tmp_path), node["env"], capsys)
@@ -295,8 +342,9 @@ def test_qwen_on_a2_logs_non_mla_and_no_experimental_warning(shims, seed_003, tm
 
 
 @pytest.mark.parametrize("shim", ["vllm_mindspore", "vllm_ascend"])
-def test_typo_flag_refused_as_vllm_refuses_it(shims, seed_000, stand_in, capsys,
-                                              monkeypatch, shim: str) -> None:
+def test_typo_flag_refused_as_vllm_refuses_it(
+    shims, seed_000, stand_in, capsys, monkeypatch, shim: str
+) -> None:
     argv = ["vllm", "serve", str(stand_in), "--tensor_paralel_size=4"]
     run = dry_run(shims[shim], argv, {}, capsys)
     monkeypatch.setattr(sys, "argv", argv)
@@ -305,29 +353,42 @@ def test_typo_flag_refused_as_vllm_refuses_it(shims, seed_000, stand_in, capsys,
         shims[shim].ascend_twin.run_vllm_cli()  # vLLM 0.32's own CLI
     vllm_err = capsys.readouterr().err
     assert run.code == vllm_exit.value.code == 2
-    assert run.err.splitlines()[-1] == vllm_err.splitlines()[-1] == (
-        "vllm: error: unrecognized arguments: --tensor-paralel-size=4")
+    assert (
+        run.err.splitlines()[-1]
+        == vllm_err.splitlines()[-1]
+        == ("vllm: error: unrecognized arguments: --tensor-paralel-size=4")
+    )
     assert "CPU engine argv" not in run.out
 
 
 def test_underscore_spellings_and_unknown_quantization(shims, stand_in, capsys) -> None:
-    run = dry_run(shims["vllm_ascend"], ["vllm", "serve", str(stand_in),
-                                         "--tensor_parallel_size=2", "--max_model_len=4096"],
-                  {}, capsys)
+    run = dry_run(
+        shims["vllm_ascend"],
+        ["vllm", "serve", str(stand_in), "--tensor_parallel_size=2", "--max_model_len=4096"],
+        {},
+        capsys,
+    )
     assert run.code == 0, run.err
     assert TWIN + "tensor parallel 2 folded to 1 on the CPU" in run.out
     assert parse_back(shims, run.argv).max_model_len == 4096
-    run = dry_run(shims["vllm_ascend"], ["vllm", "serve", str(stand_in), "--quantization",
-                                         "ascnd"], {}, capsys)
+    run = dry_run(
+        shims["vllm_ascend"],
+        ["vllm", "serve", str(stand_in), "--quantization", "ascnd"],
+        {},
+        capsys,
+    )
     assert run.code == 2
     assert "argument --quantization/-q: invalid choice: 'ascnd'" in run.err
     assert "'ascend')" in run.err  # the plugin's choice, appended last
 
 
 def test_secrets_never_printed(shims, stand_in, capsys) -> None:
-    run = dry_run(shims["vllm_ascend"], ["vllm", "serve", str(stand_in), "--api-key",
-                                         "s3cret-key", "--hf-token=s3cret-token"],
-                  {"VLLM_API_KEY": "s3cret-env"}, capsys)
+    run = dry_run(
+        shims["vllm_ascend"],
+        ["vllm", "serve", str(stand_in), "--api-key", "s3cret-key", "--hf-token=s3cret-token"],
+        {"VLLM_API_KEY": "s3cret-env"},
+        capsys,
+    )
     assert run.code == 0, run.err
     assert "s3cret" not in run.out + run.err
     assert run.argv[run.argv.index("--api-key") + 1] == "***"
@@ -336,12 +397,23 @@ def test_secrets_never_printed(shims, stand_in, capsys) -> None:
 
 def test_shim_file_runs_as_the_image_runs_it(stand_in) -> None:
     """The executable itself (helper imported from its own folder): a typo exits 2."""
-    done = subprocess.run([sys.executable, str(ENGINES / "vllm_mindspore.py"), "serve",
-                           str(stand_in), "--max-modle-len=8"], capture_output=True, text=True,
-                          timeout=300, env={"ASCEND_TWIN_DRY_RUN": "1", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ENGINES / "vllm_mindspore.py"),
+            "serve",
+            str(stand_in),
+            "--max-modle-len=8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"ASCEND_TWIN_DRY_RUN": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == (
-        "vllm_mindspore.py: error: unrecognized arguments: --max-modle-len=8")
+        "vllm_mindspore.py: error: unrecognized arguments: --max-modle-len=8"
+    )
     assert "The config of vllm-mindspore logger has been updated successfully." in done.stdout
 
 
@@ -379,8 +451,10 @@ def test_300i_duo_image_serves_a_completion(seed_000, vllm_lock) -> None:
     """Seed 000's serve line in the twin's 300I Duo image, real vLLM CPU underneath."""
     image = seed_000["container"]["image"]
     if _docker("image", "inspect", image).returncode != 0:
-        pytest.fail(f"image {image} missing: run deploy_helpers/images/ascend-twin/build.sh "
-                    "(./setup.sh does, as root)")
+        pytest.fail(
+            f"image {image} missing: run deploy_helpers/images/ascend-twin/build.sh "
+            "(./setup.sh does, as root)"
+        )
     weights = REPO / ".weights" / "smollm2-135m"
     if not (weights / "config.json").is_file():
         pytest.fail(f"{weights} missing: run ./setup.sh")
@@ -389,17 +463,34 @@ def test_300i_duo_image_serves_a_completion(seed_000, vllm_lock) -> None:
     env = [f"--env={key}={value}" for key, value in seed_000["env"].items()]
     # as seed 000 §4 runs it: bash in the container, the serve line inside it (bash's "$@",
     # no command string); its own network namespace, so port 8000 clashes with nothing
-    started = _docker("run", "-d", "--name", name, "--network", "none", "--ipc", "host", *env,
-                      "-v", f"{weights.resolve()}:/weights:ro", image,
-                      "/bin/bash", "-c", '"$@"', "bash", *serve)
+    started = _docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "--ipc",
+        "host",
+        *env,
+        "-v",
+        f"{weights.resolve()}:/weights:ro",
+        image,
+        "/bin/bash",
+        "-c",
+        '"$@"',
+        "bash",
+        *serve,
+    )
     assert started.returncode == 0, started.stderr
     try:
         shebang = _docker("exec", name, "head", "-1", "/usr/local/bin/vllm-mindspore").stdout
         started_at, answer = time.monotonic(), None
         while answer is None and time.monotonic() < started_at + 170:
             time.sleep(3)
-            done = _docker("exec", name, shebang.strip().removeprefix("#!"), "-c", COMPLETION,
-                           timeout=90)
+            done = _docker(
+                "exec", name, shebang.strip().removeprefix("#!"), "-c", COMPLETION, timeout=90
+            )
             if done.returncode == 0:
                 answer = done.stdout
             state = _docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip()

@@ -20,10 +20,19 @@ def cli(tmp_path: Path):
     """Run the weights CLI with a private verified-cache; returns (code, stdout, stderr)."""
 
     def run(*args: str) -> tuple[int, str, str]:
-        env = {"PATH": "/usr/bin:/bin", "WEIGHTS_VERIFY_CACHE": str(tmp_path / "cache.json"),
-               "HOME": str(tmp_path)}
-        done = subprocess.run([sys.executable, "-m", "deploy_helpers", "weights", *args],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "WEIGHTS_VERIFY_CACHE": str(tmp_path / "cache.json"),
+            "HOME": str(tmp_path),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "deploy_helpers", "weights", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return done.returncode, done.stdout, done.stderr
 
     return run

@@ -38,17 +38,36 @@ def seven_b_config(root: Path) -> None:
 FAULTS = {
     "manifest": ("qwen3-8b", {}, corrupt, f"{SHARDS[1]}: sha256 mismatch (corrupted)"),
     "shards": ("qwen3-8b", {}, truncate_shard, f"{SHARDS[0]}: truncated: 1000 bytes"),
-    "dtype": ("qwen3-8b", {"dtype": "bfloat16"}, None,
-              "config.json: torch_dtype is bfloat16, the hardware computes in float16"),
-    "quantization": ("deepseek-v3.1-w8a8",
-                     {"quantization_config": {"quant_method": "fp8"}, "description": None},
-                     None, "fp8 quantization, which this hardware does not compute"),
-    "identity": ("qwen3-8b", {}, seven_b_config,
-                 "config.json: hidden_size is 3584, Qwen/Qwen3-8B publishes 4096"),
-    "tools_template": ("deepseek-v3.1-w8a8", {"template": DEEPSEEK_BODY},
-                       None, "chat_template has no tool-call section"),
-    "thinking_template": ("qwen3-8b", {"template": "{{ '<|im_start|>assistant\\n' }}"}, None,
-                          "with enable_thinking=False the prompt ends"),
+    "dtype": (
+        "qwen3-8b",
+        {"dtype": "bfloat16"},
+        None,
+        "config.json: torch_dtype is bfloat16, the hardware computes in float16",
+    ),
+    "quantization": (
+        "deepseek-v3.1-w8a8",
+        {"quantization_config": {"quant_method": "fp8"}, "description": None},
+        None,
+        "fp8 quantization, which this hardware does not compute",
+    ),
+    "identity": (
+        "qwen3-8b",
+        {},
+        seven_b_config,
+        "config.json: hidden_size is 3584, Qwen/Qwen3-8B publishes 4096",
+    ),
+    "tools_template": (
+        "deepseek-v3.1-w8a8",
+        {"template": DEEPSEEK_BODY},
+        None,
+        "chat_template has no tool-call section",
+    ),
+    "thinking_template": (
+        "qwen3-8b",
+        {"template": "{{ '<|im_start|>assistant\\n' }}"},
+        None,
+        "with enable_thinking=False the prompt ends",
+    ),
 }
 
 
@@ -95,8 +114,9 @@ def test_bad_weights_stop_the_bring_up_in_one_line(tmp_path, run_suites) -> None
     """The service stage asks for verified_weights first: no server starts on bad weights."""
     root = tree_for(tmp_path, "smollm2-135m")
     corrupt(root)
-    run = run_suites("suites/test_completions.py", *weights_args(tmp_path, "smollm2-135m"),
-                     "-k", "deterministic")
+    run = run_suites(
+        "suites/test_completions.py", *weights_args(tmp_path, "smollm2-135m"), "-k", "deterministic"
+    )
     assert run.returncode == 1, run.output[-3000:]
     line = next(x for x in run.output.splitlines() if "weights stage: manifest:" in x)
     assert f"{SHARDS[1]}: sha256 mismatch (corrupted)" in line
@@ -107,12 +127,14 @@ def test_endpoint_mode_deselects_weights_checks_visibly(faulty_server, run_suite
     run = run_suites("--endpoint", faulty_server.base_url, "--model", "smollm2-135m", "-k", ONLY)
     assert run.returncode == 5, run.output[-3000:]  # nothing left to run, nothing skipped
     assert "skipped" not in run.output
-    assert ("5 weights checks deselected: weights checks do not apply with --endpoint"
-            in run.output), run.output[-3000:]
+    assert (
+        "5 weights checks deselected: weights checks do not apply with --endpoint" in run.output
+    ), run.output[-3000:]
 
 
 def test_endpoint_mode_with_weights_root_runs_them(faulty_server, tmp_path, run_suites) -> None:
     tree_for(tmp_path, "smollm2-135m")
-    run = run_suites("--endpoint", faulty_server.base_url, *weights_args(tmp_path, "smollm2-135m"),
-                     "-k", ONLY)
+    run = run_suites(
+        "--endpoint", faulty_server.base_url, *weights_args(tmp_path, "smollm2-135m"), "-k", ONLY
+    )
     assert run.returncode == 0 and "5 passed" in run.output, run.output[-3000:]

@@ -64,8 +64,11 @@ W8A8_DESCRIPTION = {
 # model -> how its healthy tree looks
 PROFILES: dict[str, dict] = {
     "qwen3-8b": {"dtype": "float16", "template": QWEN_TEMPLATE},
-    "deepseek-v3.1-w8a8": {"dtype": "bfloat16", "template": DEEPSEEK_TEMPLATE,
-                           "description": W8A8_DESCRIPTION},
+    "deepseek-v3.1-w8a8": {
+        "dtype": "bfloat16",
+        "template": DEEPSEEK_TEMPLATE,
+        "description": W8A8_DESCRIPTION,
+    },
     "smollm2-135m": {"dtype": "bfloat16", "dtype_key": "dtype", "template": PLAIN_TEMPLATE},
 }
 
@@ -77,28 +80,46 @@ def target_of(model: str) -> Target:
 
 def make_tree(root: Path, model: str = "qwen3-8b", **overrides: object) -> Path:
     """Write a healthy weights tree for `model` at `root` (overrides change the profile)."""
-    spec = {"dtype_key": "torch_dtype", "description": None, "quantization_config": None,
-            **PROFILES[model], **overrides}
+    spec = {
+        "dtype_key": "torch_dtype",
+        "description": None,
+        "quantization_config": None,
+        **PROFILES[model],
+        **overrides,
+    }
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(7)
     weight_map = {}
     for index, shard in enumerate(SHARDS):
-        tensors = {f"model.layers.{index}.{name}.weight":
-                   rng.standard_normal((64, 128)).astype(np.float16)
-                   for name in ("self_attn.q_proj", "mlp.down_proj")}
+        tensors = {
+            f"model.layers.{index}.{name}.weight": rng.standard_normal((64, 128)).astype(np.float16)
+            for name in ("self_attn.q_proj", "mlp.down_proj")
+        }
         save_file(tensors, str(root / shard))
         weight_map.update(dict.fromkeys(tensors, shard))
     (root / "model.safetensors.index.json").write_text(
-        json.dumps({"metadata": {"total_size": 4 * 64 * 128 * 2}, "weight_map": weight_map}))
+        json.dumps({"metadata": {"total_size": 4 * 64 * 128 * 2}, "weight_map": weight_map})
+    )
     published = target_of(model).model.config
-    config = {"model_type": "qwen3", spec["dtype_key"]: spec["dtype"],
-              **(published.published() if published else {})}
+    config = {
+        "model_type": "qwen3",
+        spec["dtype_key"]: spec["dtype"],
+        **(published.published() if published else {}),
+    }
     if spec["quantization_config"]:
         config["quantization_config"] = spec["quantization_config"]
     (root / "config.json").write_text(json.dumps(config, indent=2))
-    (root / "tokenizer_config.json").write_text(json.dumps(
-        {"bos_token": fullwidth("<|begin\u2581of\u2581sentence|>"), "eos_token": "<|im_end|>",
-         "chat_template": spec["template"]}, indent=2, ensure_ascii=False))
+    (root / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "bos_token": fullwidth("<|begin\u2581of\u2581sentence|>"),
+                "eos_token": "<|im_end|>",
+                "chat_template": spec["template"],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
     (root / "tokenizer.json").write_text(json.dumps({"version": "1.0", "model": {}}))
     (root / "generation_config.json").write_text(json.dumps({"temperature": 0.7}))
     if spec["description"]:

@@ -31,8 +31,9 @@ INFRASTRUCTURE = re.compile(
 def matching(issues: list[KnownIssue], name: str, function: str) -> list[KnownIssue]:
     """The issues whose `check` matches a test: its function name (`test_seed_*`) or its
     full parametrized name (`test_pass_rate*parallel*`)."""
-    return [i for i in issues
-            if fnmatch.fnmatch(function, i.check) or fnmatch.fnmatch(name, i.check)]
+    return [
+        i for i in issues if fnmatch.fnmatch(function, i.check) or fnmatch.fnmatch(name, i.check)
+    ]
 
 
 def infrastructure_failure(message: str) -> bool:
@@ -44,8 +45,11 @@ def covers(issue: KnownIssue, when: str, message: str) -> bool:
     """Whether `issue` covers a failure in phase `when` with `message`: only a failing
     check (never setup or teardown), never the stack's own failure, and only the failure
     its pattern names."""
-    return (when == "call" and not infrastructure_failure(message)
-            and re.search(issue.failure, message) is not None)
+    return (
+        when == "call"
+        and not infrastructure_failure(message)
+        and re.search(issue.failure, message) is not None
+    )
 
 
 def status(issue: KnownIssue, today: dt.date) -> str:
@@ -71,9 +75,9 @@ def usage(waivers: list[dict[str, Any]], results: list[Any]) -> list[dict[str, A
     out = []
     for waiver in waivers:
         mine = [
-            r for r in results
-            if r.target == waiver["target"] and r.waiver
-            and r.waiver["check"] == waiver["check"]
+            r
+            for r in results
+            if r.target == waiver["target"] and r.waiver and r.waiver["check"] == waiver["check"]
         ]
         waived = [r.nodeid for r in mine if r.outcome == "waived"]
         failed = [r.nodeid for r in mine if r.outcome in ("failed", "error")]
@@ -84,10 +88,19 @@ def usage(waivers: list[dict[str, Any]], results: list[Any]) -> list[dict[str, A
         elif waiver["status"] == "expired" and failed:
             note = f"expired {waiver['expires']}: its failing checks count as failures"
         elif failed:
-            note = (f"{len(failed)} matching check(s) failed for another cause than "
-                    f"/{waiver['failure']}/: they count as failures")
+            note = (
+                f"{len(failed)} matching check(s) failed for another cause than "
+                f"/{waiver['failure']}/: they count as failures"
+            )
         else:
             note = ""
-        out.append({**waiver, "matched": [r.nodeid for r in mine], "waived": waived,
-                    "failed": failed, "note": note})
+        out.append(
+            {
+                **waiver,
+                "matched": [r.nodeid for r in mine],
+                "waived": waived,
+                "failed": failed,
+                "note": note,
+            }
+        )
     return out

@@ -59,16 +59,19 @@ def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _resolve(name: str, entries: dict[str, tuple[Path, dict[str, Any]]],
-             chain: tuple[str, ...] = ()) -> dict[str, Any]:
+def _resolve(
+    name: str, entries: dict[str, tuple[Path, dict[str, Any]]], chain: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Entry `name` with the entry it `extends` (recursively) merged under it."""
     path, data = entries[name]
     parent = data.get("extends")
     if parent is None:
         return data
     if not isinstance(parent, str) or parent not in entries:
-        raise CatalogError(f"{path}: extends: expected the name of another entry in "
-                           f"{path.parent.name}/, got {parent!r}")
+        raise CatalogError(
+            f"{path}: extends: expected the name of another entry in "
+            f"{path.parent.name}/, got {parent!r}"
+        )
     if parent in (*chain, name):
         raise CatalogError(f"{path}: extends: cycle {' -> '.join((*chain, name, parent))}")
     if "name" not in data:
@@ -93,8 +96,11 @@ def _read_entries(folder: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
 Prepare = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _load_records(folder: Path, kind: type[Model] | type[Hardware] | type[Family],
-                  prepare: Prepare = lambda data: data) -> dict[str, Any]:
+def _load_records(
+    folder: Path,
+    kind: type[Model] | type[Hardware] | type[Family],
+    prepare: Prepare = lambda data: data,
+) -> dict[str, Any]:
     if not folder.is_dir():
         raise CatalogError(f"{folder}: missing folder: a catalog needs models/ and hardware/")
     entries = _read_entries(folder)
@@ -123,8 +129,9 @@ def _set_keys(record: Family | Any) -> dict[str, Any]:
     return record.model_dump(exclude_unset=True)
 
 
-def _with_defaults(data: dict[str, Any], families: dict[str, Family],
-                   hardware: dict[str, Hardware]) -> dict[str, Any]:
+def _with_defaults(
+    data: dict[str, Any], families: dict[str, Family], hardware: dict[str, Hardware]
+) -> dict[str, Any]:
     """A model's data laid over its family's, each deployment over its profile's defaults."""
     family = families.get(data.get("family", ""))
     shared = _set_keys(family) if family else {}
@@ -139,8 +146,7 @@ def _with_defaults(data: dict[str, Any], families: dict[str, Family],
             deployments.append(dep)  # the catalog check names the unknown profile
             continue
         defaults = _set_keys(profile.deployment_defaults)
-        issues = [*defaults.pop("known_issues", []), *family_issues,
-                  *dep.get("known_issues", [])]
+        issues = [*defaults.pop("known_issues", []), *family_issues, *dep.get("known_issues", [])]
         deployments.append({**_merged(defaults, dep), "known_issues": issues})
     return {**model, "deployments": deployments}
 
@@ -151,10 +157,10 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
     if not root.exists():
         raise CatalogError(f"{root}: catalog folder does not exist")
     hardware = _load_records(root / "hardware", Hardware)
-    families = (_load_records(root / "families", Family)
-                if (root / "families").is_dir() else {})
-    models = _load_records(root / "models", Model,
-                           lambda data: _with_defaults(data, families, hardware))
+    families = _load_records(root / "families", Family) if (root / "families").is_dir() else {}
+    models = _load_records(
+        root / "models", Model, lambda data: _with_defaults(data, families, hardware)
+    )
     try:
         return Catalog(models=models, hardware=hardware, families=families)
     except ValidationError as exc:

@@ -51,8 +51,10 @@ class Container(Strict):
     name: str
     command: list[str] = Field([], description="container entrypoint argv (the serve argv follows)")
     shell: list[str] | None = Field(
-        None, description="the guides' shape: the container runs this (e.g. /bin/bash, with a "
-                          "tty) and the serve argv runs inside it, as `docker exec` would")
+        None,
+        description="the guides' shape: the container runs this (e.g. /bin/bash, with a "
+        "tty) and the serve argv runs inside it, as `docker exec` would",
+    )
 
 
 class GraphMode(Strict):
@@ -70,12 +72,19 @@ class RequestBounds(Strict):
     """How long a request to the served engine may take, and how long /health may go
     unanswered: every client of the suite derives its timeouts from these."""
 
-    first_token_s: float = Field(60.0, gt=0, description="time to the first token (and, "
-                                 "streamed, the longest wait between two events)")
+    first_token_s: float = Field(
+        60.0,
+        gt=0,
+        description="time to the first token (and, streamed, the longest wait between two events)",
+    )
     per_token_s: float = Field(0.5, gt=0, description="time per output token (max_tokens x)")
     floor_s: float = Field(30.0, gt=0, description="no request's bound is less than this")
-    health_s: float = Field(30.0, gt=0, description="how long /health may go unanswered "
-                            "while the suites run before the service counts as hung")
+    health_s: float = Field(
+        30.0,
+        gt=0,
+        description="how long /health may go unanswered "
+        "while the suites run before the service counts as hung",
+    )
 
 
 class ServeSpec(Strict):
@@ -91,7 +100,8 @@ class ServeSpec(Strict):
         {}, description="extra flags by node role: 'head' (node 0) and 'worker' (others)"
     )
     args_by_isa: dict[str, dict[str, FlagValue]] = Field(
-        {}, description="CPU profiles: flags for nodes of exactly this ISA class (measured)")
+        {}, description="CPU profiles: flags for nodes of exactly this ISA class (measured)"
+    )
     env: dict[str, str] = {}
     port: int = Field(8000, description="value of the {port} placeholder; 0: a free port")
     default_port: int = Field(
@@ -103,7 +113,8 @@ class ServeSpec(Strict):
         # vLLM 0.9.1/0.11.0 api_server.py "Starting vLLM API server %d on %s"; 0.32/0.33
         # launchers/api_server/entry.py "Starting vLLM server on %s"
         r"Starting vLLM (?:API )?server(?: \d+)? on (?P<url>https?://\S+)",
-        description="regex of node 0's log line naming where the engine listens (url group)")
+        description="regex of node 0's log line naming where the engine listens (url group)",
+    )
     worker_join_log: str | None = Field(
         None, description="regex a worker node's log shows once it joined node 0 (multi-node)"
     )
@@ -117,15 +128,21 @@ class HostRules(Strict):
     kernel_packages: list[str] = []
     nic: str | None = Field(None, description="NIC for HCCL/GLOO/TP sockets on multi-node")
     accepted_npu_health: list[str] = Field(
-        ["OK"], description="npu-smi Health values that pass; any other value fails its chip")
+        ["OK"], description="npu-smi Health values that pass; any other value fails its chip"
+    )
     npu_processes_allowed: Literal["none", "with-endpoint"] = Field(
-        "none", description="processes that may hold NPU chips when the host stage runs: none, "
-        "or with --endpoint those of the deployment's own engine (it already serves there)")
+        "none",
+        description="processes that may hold NPU chips when the host stage runs: none, "
+        "or with --endpoint those of the deployment's own engine (it already serves there)",
+    )
     busy_cpu_cores: float = Field(
-        0.5, description="CPU cores other processes may use on average during a perf window "
-                         "before the measurement is invalid (host busy)")
+        0.5,
+        description="CPU cores other processes may use on average during a perf window "
+        "before the measurement is invalid (host busy)",
+    )
     root_free_gib: float = Field(
-        0, description="free space the root filesystem of every node must have (0: none)")
+        0, description="free space the root filesystem of every node must have (0: none)"
+    )
     remedies: dict[str, str] = Field(
         {}, description="host check name -> the guide's remedy, quoted in its failure message"
     )
@@ -185,8 +202,10 @@ class Hardware(Strict):
     @model_validator(mode="after")
     def _multi_node_has_join_evidence(self) -> Hardware:
         if self.nodes > 1 and not self.serve.worker_join_log:
-            raise ValueError(f"a profile of {self.nodes} nodes needs serve.worker_join_log: the "
-                             "log line that proves a worker node joined node 0")
+            raise ValueError(
+                f"a profile of {self.nodes} nodes needs serve.worker_join_log: the "
+                "log line that proves a worker node joined node 0"
+            )
         return self
 
 
@@ -214,9 +233,11 @@ class PublishedConfig(Strict):
     num_attention_heads: int | None = None
     num_key_value_heads: int | None = None
     max_position_embeddings: int | None = Field(
-        None, description="tells Qwen2.5 7B-32B Instruct (32768) from their base (131072)")
+        None, description="tells Qwen2.5 7B-32B Instruct (32768) from their base (131072)"
+    )
     eos_token_id: int | None = Field(
-        None, description="tells Qwen2.5 Instruct (151645, <|im_end|>) from base (151643)")
+        None, description="tells Qwen2.5 Instruct (151645, <|im_end|>) from base (151643)"
+    )
     source: str = Field(description="where each value was read")
 
     def published(self) -> dict[str, object]:
@@ -263,8 +284,10 @@ class Floors(Strict):
     @property
     def any(self) -> bool:
         """Whether any floor is set."""
-        return any(v is not None for v in (self.min_output_tok_s, self.max_ttft_p99_ms,
-                                           self.max_tpot_p99_ms))
+        return any(
+            v is not None
+            for v in (self.min_output_tok_s, self.max_ttft_p99_ms, self.max_tpot_p99_ms)
+        )
 
 
 class PerfFloor(Floors):
@@ -277,7 +300,8 @@ class PerfFloor(Floors):
     num_requests: int
     warmup_requests: int = 2
     by_isa: dict[str, Floors] = Field(
-        {}, description="CPU ISA class (avx2, avx512, avx512_bf16, amx) -> its floors")
+        {}, description="CPU ISA class (avx2, avx512, avx512_bf16, amx) -> its floors"
+    )
 
     @property
     def id(self) -> str:
@@ -292,11 +316,15 @@ class Baseline(Strict):
 
     baseline: float = Field(ge=0, le=1, description="the score to keep, as a fraction")
     threshold_points: float | None = Field(
-        None, ge=0, le=100, description="a run may score this many percentage points lower")
+        None, ge=0, le=100, description="a run may score this many percentage points lower"
+    )
     rtol: float | None = Field(
-        None, ge=0, le=1, description="a run may score this fraction of the baseline lower")
-    source: str = Field(description="where the baseline comes from: a measured run (date, "
-                                    "score, samples) or a published file and commit")
+        None, ge=0, le=1, description="a run may score this fraction of the baseline lower"
+    )
+    source: str = Field(
+        description="where the baseline comes from: a measured run (date, "
+        "score, samples) or a published file and commit"
+    )
 
     @model_validator(mode="after")
     def _one_threshold(self) -> Baseline:
@@ -333,30 +361,42 @@ class AccuracyTask(Strict):
     task: str
     metric: str = Field(description="lm-eval result key: metric,filter (exact_match,strict-match)")
     api: Literal["completions", "chat"] = Field(
-        "completions", description="/v1/completions (lm-eval local-completions) or "
-                                   "/v1/chat/completions with the chat template applied")
+        "completions",
+        description="/v1/completions (lm-eval local-completions) or "
+        "/v1/chat/completions with the chat template applied",
+    )
     samples: int | None = Field(None, ge=1, description="first N documents (None: all)")
     num_fewshot: int | None = Field(None, ge=0, description="None: the task's own")
-    max_gen_toks: int = Field(ge=1, description="generation limit per answer: thinking "
-                                                "models need room for their thoughts")
-    max_length: int = Field(2048, description="lm-eval's context bound for tokenized "
-                                              "requests: prompt + max_gen_toks must fit")
+    max_gen_toks: int = Field(
+        ge=1,
+        description="generation limit per answer: thinking models need room for their thoughts",
+    )
+    max_length: int = Field(
+        2048,
+        description="lm-eval's context bound for tokenized "
+        "requests: prompt + max_gen_toks must fit",
+    )
     concurrency: int = Field(1, ge=1, description="requests in flight (lm-eval num_concurrent)")
     tokenizer: Literal["none", "remote"] = Field(
-        "none", description="lm-eval tokenizer_backend: none (generate_until tasks, prompts sent "
+        "none",
+        description="lm-eval tokenizer_backend: none (generate_until tasks, prompts sent "
         "as text) or remote (the server's /tokenize; vLLM --enable-tokenizer-info-endpoint), "
-        "which multiple_choice tasks need")
+        "which multiple_choice tasks need",
+    )
     thinking: bool = Field(False, description="chat: the model's thinking switch, if it has one")
     chance: float = Field(0.0, ge=0, le=1, description="the score of answers at random")
     dataset: dict[str, Any] = Field(
-        {}, description="task config overrides for a local copy of the data: dataset_path, "
-                        "dataset_name, dataset_kwargs (data_files with absolute paths)")
+        {},
+        description="task config overrides for a local copy of the data: dataset_path, "
+        "dataset_name, dataset_kwargs (data_files with absolute paths)",
+    )
     baseline: float | None = Field(None, ge=0, le=1)
     threshold_points: float | None = Field(None, ge=0, le=100)
     rtol: float | None = Field(None, ge=0, le=1)
     source: str = ""
     graph_modes: dict[str, Baseline] = Field(
-        {}, description="graph mode -> its own baseline, where it differs from `baseline`")
+        {}, description="graph mode -> its own baseline, where it differs from `baseline`"
+    )
     note: str = ""
 
     @model_validator(mode="after")
@@ -364,13 +404,19 @@ class AccuracyTask(Strict):
         if self.threshold_points is not None and self.rtol is not None:
             raise ValueError("give one of threshold_points and rtol, not both")
         if self.baseline is not None:
-            Baseline(baseline=self.baseline, threshold_points=self.threshold_points,
-                     rtol=self.rtol, source=self.source)  # the same rules
+            Baseline(
+                baseline=self.baseline,
+                threshold_points=self.threshold_points,
+                rtol=self.rtol,
+                source=self.source,
+            )  # the same rules
             if not self.source:
                 raise ValueError("a baseline needs its source")
         if self.max_gen_toks >= self.max_length:
-            raise ValueError(f"max_gen_toks {self.max_gen_toks} leaves no room for the prompt "
-                             f"within max_length {self.max_length}")
+            raise ValueError(
+                f"max_gen_toks {self.max_gen_toks} leaves no room for the prompt "
+                f"within max_length {self.max_length}"
+            )
         return self
 
     @property
@@ -384,8 +430,12 @@ class AccuracyTask(Strict):
             return self.graph_modes[mode]
         if self.baseline is None:
             return None
-        return Baseline(baseline=self.baseline, threshold_points=self.threshold_points,
-                        rtol=self.rtol, source=self.source)
+        return Baseline(
+            baseline=self.baseline,
+            threshold_points=self.threshold_points,
+            rtol=self.rtol,
+            source=self.source,
+        )
 
     def below(self, score: float, reference: float) -> bool:
         """Whether `score` falls beyond the threshold below `reference` (a mode against eager's
@@ -405,8 +455,13 @@ class Bfcl(Strict):
     baseline; a category without one is measured and reported as NO FLOOR.
     """
 
-    categories: list[str] = ["simple_python", "multiple", "parallel", "parallel_multiple",
-                             "irrelevance"]
+    categories: list[str] = [
+        "simple_python",
+        "multiple",
+        "parallel",
+        "parallel_multiple",
+        "irrelevance",
+    ]
     samples_per_category: int = Field(20, ge=1)
     tool_choice: Literal["auto", "required"] = "auto"
     max_tokens: int = Field(512, ge=1, description="per answer: a prose answer ends there")
@@ -463,8 +518,10 @@ class Deployment(Strict):
         {}, description="bounds for robustness checks, e.g. short_after_storm_s"
     )
     accuracy: list[AccuracyTask] = Field([], description="task scores and their baselines")
-    bfcl: Bfcl = Field(default_factory=lambda: Bfcl(),
-                       description="BFCL categories, sample sizes and pass-rate baselines")
+    bfcl: Bfcl = Field(
+        default_factory=lambda: Bfcl(),
+        description="BFCL categories, sample sizes and pass-rate baselines",
+    )
     known_issues: list[KnownIssue] = []
 
 
@@ -485,10 +542,13 @@ class Model(Strict):
     dtype: str = Field(description="dtype of the published weights")
     quantization: str | None = None
     config: PublishedConfig | None = Field(
-        None, description="published config.json values the weights directory must match")
+        None, description="published config.json values the weights directory must match"
+    )
     unverified_files_allowed: bool = Field(
-        False, description="files the manifest does not list pass (reported, not failed): "
-        "for a source whose published checksums cover only some files")
+        False,
+        description="files the manifest does not list pass (reported, not failed): "
+        "for a source whose published checksums cover only some files",
+    )
     chat: ChatFeatures = ChatFeatures()
     golden_prompts: list[GoldenPrompt] = []
     deployments: list[Deployment] = []

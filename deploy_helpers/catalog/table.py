@@ -12,13 +12,22 @@ def models_table(catalog: Catalog) -> str:
     for model in sorted(catalog.models.values(), key=lambda m: (m.family, m.parameters_b)):
         profiles = ", ".join(
             f"{d.hardware} (TP{d.tensor_parallel}"
-            + (f" x DP{d.data_parallel}" if d.data_parallel > 1 else "") + ")"
+            + (f" x DP{d.data_parallel}" if d.data_parallel > 1 else "")
+            + ")"
             for d in model.deployments
         )
-        rows.append((
-            model.name, model.family, model.size_class, f"{model.weights_gib:g}", model.dtype,
-            model.quantization or "-", model.status, profiles or "-",
-        ))
+        rows.append(
+            (
+                model.name,
+                model.family,
+                model.size_class,
+                f"{model.weights_gib:g}",
+                model.dtype,
+                model.quantization or "-",
+                model.status,
+                profiles or "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -24,7 +24,7 @@ class Target:
 
 
 def closest(name: str, names: list[str]) -> str:
-    """" (did you mean 'X'?)" for the known name closest to `name` (difflib), or ""."""
+    """ " (did you mean 'X'?)" for the known name closest to `name` (difflib), or ""."""
     found = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     return f" (did you mean '{found[0]}'?)" if found else ""
 
@@ -33,13 +33,17 @@ def resolve_target(catalog: Catalog, model: str, hardware: str | None = None) ->
     """Find `model` on `hardware` (default: its first deployment) or raise a one-line error
     naming the closest known name."""
     if model not in catalog.models:
-        raise SuiteError(f"unknown model '{model}'{closest(model, list(catalog.models))}; "
-                         f"valid models: {', '.join(sorted(catalog.models))}")
+        raise SuiteError(
+            f"unknown model '{model}'{closest(model, list(catalog.models))}; "
+            f"valid models: {', '.join(sorted(catalog.models))}"
+        )
     entry = catalog.models[model]
     if hardware is not None and hardware not in catalog.hardware:
-        raise SuiteError(f"unknown hardware '{hardware}'"
-                         f"{closest(hardware, list(catalog.hardware))}; valid profiles: "
-                         f"{', '.join(sorted(catalog.hardware))}")
+        raise SuiteError(
+            f"unknown hardware '{hardware}'"
+            f"{closest(hardware, list(catalog.hardware))}; valid profiles: "
+            f"{', '.join(sorted(catalog.hardware))}"
+        )
     for dep in entry.deployments:
         if hardware is None or dep.hardware == hardware:
             return Target(entry, catalog.hardware[dep.hardware], dep)

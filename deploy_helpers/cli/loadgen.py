@@ -33,8 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--slo", type=_slo, action="append", default=[], help="e.g. ttft:500")
     parser.add_argument("--ttft-tolerance-ms", type=float, default=Tolerance.ttft_ms)
     parser.add_argument("--tpot-tolerance-ms", type=float, default=Tolerance.tpot_ms)
-    parser.add_argument("--relative-tolerance", type=float, default=Tolerance.relative,
-                        help="tolerated client lag as a share of the median TTFT / TPOT")
+    parser.add_argument(
+        "--relative-tolerance",
+        type=float,
+        default=Tolerance.relative,
+        help="tolerated client lag as a share of the median TTFT / TPOT",
+    )
     parser.add_argument("--cpu", type=int, default=None, help="pin the client to this CPU")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
@@ -50,14 +54,19 @@ def run(args: argparse.Namespace) -> int:
             raise SuiteError(f"cannot pin to CPU {args.cpu}: {exc}") from None
     api_key = os.environ.get(API_KEY_ENV)
     config = LoadConfig(
-        base_url=args.endpoint.rstrip("/"), model=args.model,
-        prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens,
+        base_url=args.endpoint.rstrip("/"),
+        model=args.model,
+        prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens,
         num_requests=args.num_requests,
         concurrency=args.concurrency if args.concurrency or args.request_rate else 8,
-        request_rate=args.request_rate, warmup_requests=args.warmup_requests,
-        slos_ms=dict(args.slo), progress=not args.no_progress,
-        tolerance=Tolerance(args.ttft_tolerance_ms, args.tpot_tolerance_ms,
-                            args.relative_tolerance),
+        request_rate=args.request_rate,
+        warmup_requests=args.warmup_requests,
+        slos_ms=dict(args.slo),
+        progress=not args.no_progress,
+        tolerance=Tolerance(
+            args.ttft_tolerance_ms, args.tpot_tolerance_ms, args.relative_tolerance
+        ),
         headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
     )
     result = run_load(config)
@@ -74,12 +83,17 @@ def headline(result: dict) -> str:
         f"completed {result['completed']} failed {result['failed']} in "
         f"{result['duration_s']:.2f} s: {result['request_throughput']:.1f} req/s, "
         f"{result['output_throughput']:.1f} output tok/s",
-        *(f"{label}: median {result[key]['median']:.2f} ms, p99 {result[key]['p99']:.2f} ms"
-          for label, key in (("TTFT", "ttft_ms"), ("TPOT", "tpot_ms"), ("ITL", "itl_ms"),
-                             ("E2E", "e2el_ms"))
-          if result[key]["count"]),
+        *(
+            f"{label}: median {result[key]['median']:.2f} ms, p99 {result[key]['p99']:.2f} ms"
+            for label, key in (
+                ("TTFT", "ttft_ms"),
+                ("TPOT", "tpot_ms"),
+                ("ITL", "itl_ms"),
+                ("E2E", "e2el_ms"),
+            )
+            if result[key]["count"]
+        ),
         f"usage mismatches: {result['usage_check']['mismatches']}",
-        "self-check: " + ("valid" if check["valid"] else "INVALID: " + "; ".join(
-            check["reasons"])),
+        "self-check: " + ("valid" if check["valid"] else "INVALID: " + "; ".join(check["reasons"])),
     ]
     return "\n".join(lines)

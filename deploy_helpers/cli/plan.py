@@ -26,11 +26,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plan", help="print the bring-up plan of every node")
     parser.add_argument("--model", required=True, help="catalog model")
     parser.add_argument("--hardware", default=None, help="profile (default: the model's first)")
-    parser.add_argument("--node-ip", action="append", default=[], help="node address, in "
-                        "rank order (one per node of the profile)")
+    parser.add_argument(
+        "--node-ip",
+        action="append",
+        default=[],
+        help="node address, in rank order (one per node of the profile)",
+    )
     parser.add_argument("--graph-mode", default=None, help="graph mode (default: the catalog's)")
-    parser.add_argument("--arch", choices=["aarch64", "x86_64"], default=None,
-                        help="CPU architecture of the nodes (default: this machine's)")
+    parser.add_argument(
+        "--arch",
+        choices=["aarch64", "x86_64"],
+        default=None,
+        help="CPU architecture of the nodes (default: this machine's)",
+    )
     parser.add_argument("--weights-root", default=None, help="override the profile's")
     parser.add_argument("--nic", default=None, help="NIC for HCCL/GLOO/TP (default: profile's)")
     parser.add_argument("--catalog", default=None, help="catalog folder (default: shipped)")
@@ -74,9 +82,11 @@ def plan_document(stack: Stack) -> dict:
 
 
 def _text(doc: dict) -> str:
-    lines = [f"{doc['model']} on {doc['hardware']} ({doc['engine']}, {doc['launcher']}, "
-             f"TP {doc['tensor_parallel']} x DP {doc['data_parallel']}), served at "
-             f"{doc['base_url']}"]
+    lines = [
+        f"{doc['model']} on {doc['hardware']} ({doc['engine']}, {doc['launcher']}, "
+        f"TP {doc['tensor_parallel']} x DP {doc['data_parallel']}), served at "
+        f"{doc['base_url']}"
+    ]
     for node in doc["nodes"]:
         lines.append(f"\nnode {node['rank']} ({node['role']}, {node['address']})")
         lines.append("  host checks:")
@@ -92,9 +102,13 @@ def _text(doc: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Plan the target's stack with the given options and print it."""
     target = resolve_target(load_catalog(args.catalog), args.model, args.hardware)
-    options = RunOptions(node_ips=tuple(args.node_ip), nic=args.nic,
-                         weights_root=args.weights_root, graph_mode=args.graph_mode,
-                         arch=args.arch)
+    options = RunOptions(
+        node_ips=tuple(args.node_ip),
+        nic=args.nic,
+        weights_root=args.weights_root,
+        graph_mode=args.graph_mode,
+        arch=args.arch,
+    )
     doc = plan_document(Stack.plan(target, options))
     print(json.dumps(doc, indent=2, ensure_ascii=False) if args.json else _text(doc))
     return 0

@@ -18,8 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d = sub.add_parser("diff", help="outcomes that changed and figures that moved, A -> B")
     d.add_argument("run_a", help="run folder, summary.json or run id under reports/")
     d.add_argument("run_b")
-    d.add_argument("--tolerance", type=float, default=0.05,
-                   help="relative change a perf figure may make unreported (default 0.05)")
+    d.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.05,
+        help="relative change a perf figure may make unreported (default 0.05)",
+    )
     d.add_argument("--json", action="store_true", help="print the diff as JSON")
     d.set_defaults(run=run_diff)
     r = sub.add_parser("render", help="write report.html again from summary.json")

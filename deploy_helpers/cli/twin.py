@@ -27,9 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--scenario", default="healthy", help="fault to simulate (twin scenarios)")
     run.add_argument("--name", default="asct", help="prefix of namespaces and links")
     run.add_argument("--subnet", default="10.242.0", help="first three octets of the /24")
-    run.add_argument("--without-image", action="store_true",
-                     help="leave the pulled image out (faster, when the command stops before "
-                          "the container stage)")
+    run.add_argument(
+        "--without-image",
+        action="store_true",
+        help="leave the pulled image out (faster, when the command stops before "
+        "the container stage)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     run.set_defaults(run=run_command)
     listing = actions.add_parser("scenarios", help="list the scenario switches")
@@ -49,10 +52,15 @@ def run_command(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise SuiteError("twin run needs a command after --")
-    with twin(args.profile, args.scenario, args.name, args.subnet,
-              with_image=not args.without_image) as hosts:
-        print(f"ascend twin (SIMULATED) {hosts.profile}, scenario {hosts.scenario}: nodes "
-              f"{' '.join(hosts.addresses)}", file=sys.stderr, flush=True)
+    with twin(
+        args.profile, args.scenario, args.name, args.subnet, with_image=not args.without_image
+    ) as hosts:
+        print(
+            f"ascend twin (SIMULATED) {hosts.profile}, scenario {hosts.scenario}: nodes "
+            f"{' '.join(hosts.addresses)}",
+            file=sys.stderr,
+            flush=True,
+        )
         child = run_on_head(hosts, command)
         try:
             return child.wait()

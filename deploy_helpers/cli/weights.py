@@ -27,20 +27,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     manifest = actions.add_parser("manifest", help="write DIR's checksum manifest")
     manifest.add_argument("dir", type=Path)
     manifest.add_argument("--algorithm", choices=ALGORITHMS, default="sha256")
-    manifest.add_argument("--out", type=Path, default=None,
-                          help=f"default: DIR/{weights.MANIFEST_NAME}")
+    manifest.add_argument(
+        "--out", type=Path, default=None, help=f"default: DIR/{weights.MANIFEST_NAME}"
+    )
     _progress_flag(manifest)
     manifest.set_defaults(run=run_manifest)
 
     verify = actions.add_parser("verify", help="verify DIR against a manifest")
     verify.add_argument("dir", type=Path)
-    verify.add_argument("--manifest", type=Path, default=None,
-                        help=f"JSON manifest or sha256sum/md5sum list (default: "
-                             f"DIR/{weights.MANIFEST_NAME})")
+    verify.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        help=f"JSON manifest or sha256sum/md5sum list (default: DIR/{weights.MANIFEST_NAME})",
+    )
     verify.add_argument("--rehash", action="store_true", help="ignore the verified-cache")
-    verify.add_argument("--model", default=None,
-                        help="also run the catalog model's config checks (dtype, quantization, "
-                             "chat template)")
+    verify.add_argument(
+        "--model",
+        default=None,
+        help="also run the catalog model's config checks (dtype, quantization, chat template)",
+    )
     verify.add_argument("--hardware", default=None, help="with --model: the hardware profile")
     _progress_flag(verify)
     verify.set_defaults(run=run_verify)
@@ -48,16 +54,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     set_dtype = actions.add_parser("set-dtype", help="set config.json's dtype (e.g. float16)")
     set_dtype.add_argument("dir", type=Path)
     set_dtype.add_argument("dtype")
-    set_dtype.add_argument("--update-manifest", action="store_true",
-                           help="re-record config.json in the manifest after the change")
-    set_dtype.add_argument("--manifest", type=Path, default=None,
-                           help=f"default: DIR/{weights.MANIFEST_NAME}")
+    set_dtype.add_argument(
+        "--update-manifest",
+        action="store_true",
+        help="re-record config.json in the manifest after the change",
+    )
+    set_dtype.add_argument(
+        "--manifest", type=Path, default=None, help=f"default: DIR/{weights.MANIFEST_NAME}"
+    )
     set_dtype.set_defaults(run=run_set_dtype)
 
 
 def _progress_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bar (default: only on a terminal)")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: only on a terminal)",
+    )
 
 
 def run_manifest(args: argparse.Namespace) -> int:
@@ -74,16 +88,21 @@ def run_verify(args: argparse.Namespace) -> int:
     origin = weights.load_manifest(manifest)["origin"] if args.dir.is_dir() else ""
     if args.model:
         target = resolve_target(load_catalog(), args.model, args.hardware)
-        settings = weights_checks.Settings(manifest=args.manifest, rehash=args.rehash,
-                                           progress=args.progress)
-        failed = [r.message() for r in weights_checks.verify_target(target, args.dir, settings)
-                  if not r.ok]
+        settings = weights_checks.Settings(
+            manifest=args.manifest, rehash=args.rehash, progress=args.progress
+        )
+        failed = [
+            r.message()
+            for r in weights_checks.verify_target(target, args.dir, settings)
+            if not r.ok
+        ]
         checks = ", ".join(weights_checks.checks_for(target))
         return _verdict(failed, f"verified: {args.dir} ({checks}; manifest {origin})")
-    problems = weights.verify(args.dir, args.manifest, rehash=args.rehash,
-                              progress=args.progress)
-    return _verdict([str(args.dir / problem) for problem in problems],
-                    f"verified: {args.dir} (manifest {origin})")
+    problems = weights.verify(args.dir, args.manifest, rehash=args.rehash, progress=args.progress)
+    return _verdict(
+        [str(args.dir / problem) for problem in problems],
+        f"verified: {args.dir} (manifest {origin})",
+    )
 
 
 def _verdict(failures: list[str], verified: str) -> int:
@@ -114,6 +133,9 @@ def run_set_dtype(args: argparse.Namespace) -> int:
         weights.update_manifest_entry(manifest, args.dir, weights_config.CONFIG)
         print(f"manifest updated: {manifest} ({weights_config.CONFIG})")
     elif manifest.is_file():
-        print(f"note: {manifest} still records the old {weights_config.CONFIG}; verification "
-              "will fail on it until you rerun with --update-manifest", file=sys.stderr)
+        print(
+            f"note: {manifest} still records the old {weights_config.CONFIG}; verification "
+            "will fail on it until you rerun with --update-manifest",
+            file=sys.stderr,
+        )
     return 0

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from deploy_helpers.catalog.schema import AccuracyTask, ThinkingSwitch
-from deploy_helpers.client.endpoint import API_KEY_ENV, REQUEST_TIMEOUT_S, Endpoint
+from deploy_helpers.client.endpoint import API_KEY_ENV, Endpoint, request_bound
 from deploy_helpers.client.scoring import shown_interval, wilson_interval
 from deploy_helpers.paths import PACKAGE, REPO_ROOT
 
@@ -105,7 +105,8 @@ def render_shipped(into: Path) -> Path:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
         files = config.get("dataset_kwargs", {}).get("data_files", {})
         config["dataset_kwargs"]["data_files"] = {
-            split: str((path.parent / name).resolve()) for split, name in files.items()}
+            split: str((path.parent / name).resolve()) for split, name in files.items()
+        }
         (into / path.name).write_text(yaml.safe_dump(config, sort_keys=False))
     return into
 
@@ -115,22 +116,41 @@ def _local(task: AccuracyTask) -> bool:
     return task.task in shipped_tasks() or bool(task.dataset)
 
 
-def worker_request(endpoint: Endpoint, tasks: list[AccuracyTask],
-                   thinking: ThinkingSwitch | None, out: Path) -> dict[str, Any]:
+def worker_request(
+    endpoint: Endpoint, tasks: list[AccuracyTask], thinking: ThinkingSwitch | None, out: Path
+) -> dict[str, Any]:
     """What the worker is asked: where to send requests, the tasks, where to write."""
-    return {"base_url": endpoint.base_url, "model": endpoint.served_model_name,
-            "tasks": [t.model_dump() for t in tasks], "out": str(out),
-            "thinking": thinking.model_dump() if thinking else None}
+    return {
+        "base_url": endpoint.base_url,
+        "model": endpoint.served_model_name,
+        "tasks": [t.model_dump() for t in tasks],
+        "out": str(out),
+        "timeouts_s": {t.task: request_timeout_s(endpoint, t) for t in tasks},
+        "thinking": thinking.model_dump() if thinking else None,
+    }
 
 
-def worker_timeout_s(tasks: list[AccuracyTask]) -> float:
+def request_timeout_s(endpoint: Endpoint, task: AccuracyTask) -> float:
+    """One scoring request's timeout: the profile's bound for a completion of max_gen_toks."""
+    return request_bound(
+        endpoint.bounds, "/v1/completions", {"max_tokens": task.max_gen_toks}
+    ).seconds
+
+
+def worker_timeout_s(endpoint: Endpoint, tasks: list[AccuracyTask]) -> float:
     """An upper bound of the worker's run: every request taking its whole timeout."""
-    rounds = sum(math.ceil((t.samples or 2000) / t.concurrency) for t in tasks)
-    return 60 + rounds * REQUEST_TIMEOUT_S
+    return 60 + sum(
+        math.ceil((t.samples or 2000) / t.concurrency) * request_timeout_s(endpoint, t)
+        for t in tasks
+    )
 
 
-def score_tasks(endpoint: Endpoint, tasks: list[AccuracyTask], thinking: ThinkingSwitch | None,
-                log_path: Path | None = None) -> dict[str, TaskScore]:
+def score_tasks(
+    endpoint: Endpoint,
+    tasks: list[AccuracyTask],
+    thinking: ThinkingSwitch | None,
+    log_path: Path | None = None,
+) -> dict[str, TaskScore]:
     """Score `tasks` on `endpoint` in an lm-eval worker; task name -> score (or its error).
 
     The worker's output goes to `log_path` (default: discarded); the API key reaches it
@@ -142,8 +162,11 @@ def score_tasks(endpoint: Endpoint, tasks: list[AccuracyTask], thinking: Thinkin
         out = Path(scratch) / "scores.json"
         # the worker imports this very package, whatever its working directory
         path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "HF_DATASETS_CACHE": str(Path(scratch) / "datasets"),
-               "PYTHONPATH": path}
+        env = {
+            **os.environ,
+            "HF_DATASETS_CACHE": str(Path(scratch) / "datasets"),
+            "PYTHONPATH": path,
+        }
         env.pop(API_KEY_ENV, None)
         if endpoint.api_key:
             env[API_KEY_ENV] = endpoint.api_key
@@ -154,11 +177,21 @@ def score_tasks(endpoint: Endpoint, tasks: list[AccuracyTask], thinking: Thinkin
         started = time.monotonic()
         log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            done = subprocess.run(argv, input=request.encode(), stdout=log, stderr=log,
-                                  env=env, cwd=scratch, timeout=worker_timeout_s(tasks),
-                                  check=False)
-            failure = (None if out.is_file() else
-                       f"the lm-eval worker exited with code {done.returncode} and no scores")
+            done = subprocess.run(
+                argv,
+                input=request.encode(),
+                stdout=log,
+                stderr=log,
+                env=env,
+                cwd=scratch,
+                timeout=worker_timeout_s(endpoint, tasks),
+                check=False,
+            )
+            failure = (
+                None
+                if out.is_file()
+                else f"the lm-eval worker exited with code {done.returncode} and no scores"
+            )
         except subprocess.TimeoutExpired as exc:
             failure = f"the lm-eval worker did not finish within {exc.timeout:.0f} s"
         finally:
@@ -167,8 +200,10 @@ def score_tasks(endpoint: Endpoint, tasks: list[AccuracyTask], thinking: Thinkin
         if failure:
             where = f" (its log: {log_path})" if log_path else ""
             wall = round(time.monotonic() - started, 1)
-            return {t.task: TaskScore(t.task, t.metric, wall_s=wall, error=failure + where)
-                    for t in tasks}
+            return {
+                t.task: TaskScore(t.task, t.metric, wall_s=wall, error=failure + where)
+                for t in tasks
+            }
         scores = json.loads(out.read_text())
     return {name: TaskScore.from_dict(data) for name, data in scores.items()}
 
@@ -201,12 +236,15 @@ def _spec(task: AccuracyTask) -> str | dict[str, Any]:
 
 def _examples(samples: list[dict[str, Any]], metric: str, filter_name: str) -> list[Example]:
     mine = [s for s in samples if s.get("filter", "none") == filter_name]
-    return [Example(str(s.get("target")), str(s["filtered_resps"][0])[:160], bool(s[metric]))
-            for s in mine[:EXAMPLES]]
+    return [
+        Example(str(s.get("target")), str(s["filtered_resps"][0])[:160], bool(s[metric]))
+        for s in mine[:EXAMPLES]
+    ]
 
 
-def _interval(samples: list[dict[str, Any]], metric: str, filter_name: str
-              ) -> tuple[float, float] | None:
+def _interval(
+    samples: list[dict[str, Any]], metric: str, filter_name: str
+) -> tuple[float, float] | None:
     """The Wilson interval when every per-document value is 0 or 1, else None."""
     values = [s[metric] for s in samples if s.get("filter", "none") == filter_name]
     if not values or any(float(v) not in (0.0, 1.0) for v in values):
@@ -220,8 +258,9 @@ def score_one(request: dict[str, Any], task: AccuracyTask, tasks_dir: Path) -> T
     from lm_eval.tasks import TaskManager
 
     started = time.monotonic()
-    manager = TaskManager(include_path=str(tasks_dir),
-                          include_defaults=task.task not in shipped_tasks())
+    manager = TaskManager(
+        include_path=str(tasks_dir), include_defaults=task.task not in shipped_tasks()
+    )
     loaded = manager.load([_spec(task)])
     if task.task not in loaded["tasks"]:
         raise ValueError(f"lm-eval loaded {sorted(loaded['tasks'])}, not {task.task}")
@@ -238,17 +277,29 @@ def score_one(request: dict[str, Any], task: AccuracyTask, tasks_dir: Path) -> T
             task_obj.set_config(key="num_fewshot", value=0)
         task_obj.set_fewshot_seed(seed=FEWSHOT_SEED)
     key = os.environ.get(API_KEY_ENV)
-    lm = _model(task.api).create_from_arg_obj({
-        "base_url": request["base_url"] + ROUTES[task.api], "model": request["model"],
-        "tokenizer_backend": None if task.tokenizer == "none" else task.tokenizer,
-        "num_concurrent": task.concurrency, "max_retries": 1, "timeout": int(REQUEST_TIMEOUT_S),
-        "max_length": task.max_length, "max_gen_toks": task.max_gen_toks,
-        **({"header": {"Authorization": f"Bearer {key}"}} if key else {}),
-    })
+    lm = _model(task.api).create_from_arg_obj(
+        {
+            "base_url": request["base_url"] + ROUTES[task.api],
+            "model": request["model"],
+            "tokenizer_backend": None if task.tokenizer == "none" else task.tokenizer,
+            "num_concurrent": task.concurrency,
+            "max_retries": 1,
+            "timeout": math.ceil(request["timeouts_s"][task.task]),
+            "max_length": task.max_length,
+            "max_gen_toks": task.max_gen_toks,
+            **({"header": {"Authorization": f"Bearer {key}"}} if key else {}),
+        }
+    )
     chat = task.api == "chat"
-    results = evaluator.evaluate(lm=lm, task_dict=loaded, limit=task.samples, bootstrap_iters=0,
-                                 log_samples=True, apply_chat_template=chat,
-                                 fewshot_as_multiturn=chat)
+    results = evaluator.evaluate(
+        lm=lm,
+        task_dict=loaded,
+        limit=task.samples,
+        bootstrap_iters=0,
+        log_samples=True,
+        apply_chat_template=chat,
+        fewshot_as_multiturn=chat,
+    )
     scores = results["results"][task.task]
     if task.metric not in scores:
         found = sorted(k for k in scores if "," in k and "_stderr" not in k)
@@ -256,11 +307,14 @@ def score_one(request: dict[str, Any], task: AccuracyTask, tasks_dir: Path) -> T
     metric, _, filter_name = task.metric.partition(",")
     samples = results["samples"][task.task]
     return TaskScore(
-        task=task.task, metric=task.metric, value=float(scores[task.metric]),
+        task=task.task,
+        metric=task.metric,
+        value=float(scores[task.metric]),
         samples=int(results["n-samples"][task.task]["effective"]),
         interval=_interval(samples, metric, filter_name or "none"),
         examples=tuple(_examples(samples, metric, filter_name or "none")),
-        wall_s=round(time.monotonic() - started, 1))
+        wall_s=round(time.monotonic() - started, 1),
+    )
 
 
 def one_line(exc: BaseException) -> str:
@@ -285,8 +339,9 @@ def main() -> None:
             except Exception as exc:  # any scorer failure is reported, in one line
                 print(f"scoring {task.task} failed:", file=sys.stderr)
                 traceback.print_exc()
-                scores[task.task] = TaskScore(task.task, task.metric,
-                                               error=f"lm-eval raised {one_line(exc)}")
+                scores[task.task] = TaskScore(
+                    task.task, task.metric, error=f"lm-eval raised {one_line(exc)}"
+                )
     Path(request["out"]).write_text(json.dumps({k: asdict(v) for k, v in scores.items()}))
 
 

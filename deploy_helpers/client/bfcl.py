@@ -40,9 +40,19 @@ from deploy_helpers.errors import SuiteError
 
 # single-turn Python categories of BFCL v4 (the Java/JavaScript, multi-turn, memory and
 # web-search ones need their own prompting and state)
-CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
-              "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
-              "live_irrelevance", "live_relevance")
+CATEGORIES = (
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+    "live_irrelevance",
+    "live_relevance",
+)
 PYTHON_HINT = " Note that the provided function is in Python 3 syntax."  # bfcl_eval/utils.py:621
 CHECKER_MODEL = "acceptance-suite"  # the model name the checker is given (the stub knows all)
 EXAMPLES = 5
@@ -114,8 +124,10 @@ class CategoryScore:
         """`simple_python: pass rate 0.40 (2/5, 95% CI 0.12-0.77)` or the error."""
         if self.rate is None:
             return f"{self.category}: not scored ({self.error})"
-        return (f"{self.category}: pass rate {self.rate:.2f} ({self.passed}/{self.n}, "
-                f"{shown_interval(self.interval)})")
+        return (
+            f"{self.category}: pass rate {self.rate:.2f} ({self.passed}/{self.n}, "
+            f"{shown_interval(self.interval)})"
+        )
 
     def error_types(self) -> str:
         """The checker's error types of the failing cases, most frequent first."""
@@ -124,8 +136,11 @@ class CategoryScore:
 
     def failures(self, most: int = EXAMPLES) -> list[str]:
         """A few failing cases: id, error type, what the model answered."""
-        return [f"  {r.id}: {r.error_type}: {r.error[:160]} (answered {r.answer[:160]!r})"
-                for r in self.results if not r.valid][:most]
+        return [
+            f"  {r.id}: {r.error_type}: {r.error[:160]} (answered {r.answer[:160]!r})"
+            for r in self.results
+            if not r.valid
+        ][:most]
 
 
 def _data_file(name: str) -> Any:
@@ -135,14 +150,14 @@ def _data_file(name: str) -> Any:
         raise BfclError(f"bfcl-eval is not installed: {INSTALL}") from None
     path = root / name
     if not path.is_file():
-        raise BfclError(f"bfcl-eval's data has no {name} (bfcl_eval/data): reinstall it, "
-                        f"{INSTALL}")
+        raise BfclError(f"bfcl-eval's data has no {name} (bfcl_eval/data): reinstall it, {INSTALL}")
     return path
 
 
 def _jsonl(path: Any) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def has_answers(category: str) -> bool:
@@ -153,19 +168,30 @@ def has_answers(category: str) -> bool:
 def load_category(category: str) -> list[BfclCase]:
     """Every case of a BFCL v4 category, from bfcl-eval's installed data."""
     if category not in CATEGORIES:
-        raise BfclError(f"BFCL category {category!r} is not a single-turn Python category "
-                        f"this suite asks; known: {', '.join(CATEGORIES)}")
+        raise BfclError(
+            f"BFCL category {category!r} is not a single-turn Python category "
+            f"this suite asks; known: {', '.join(CATEGORIES)}"
+        )
     entries = _jsonl(_data_file(f"BFCL_v4_{category}.json"))
     answers: dict[str, Any] = {}
     if has_answers(category):
-        answers = {e["id"]: e["ground_truth"]
-                   for e in _jsonl(_data_file(f"possible_answer/BFCL_v4_{category}.json"))}
+        answers = {
+            e["id"]: e["ground_truth"]
+            for e in _jsonl(_data_file(f"possible_answer/BFCL_v4_{category}.json"))
+        }
     cases = []
     for entry in entries:
         if has_answers(category) and entry["id"] not in answers:
             raise BfclError(f"bfcl-eval's {category} case {entry['id']} has no possible answer")
-        cases.append(BfclCase(entry["id"], category, entry["question"][0], entry["function"],
-                              answers.get(entry["id"])))
+        cases.append(
+            BfclCase(
+                entry["id"],
+                category,
+                entry["question"][0],
+                entry["function"],
+                answers.get(entry["id"]),
+            )
+        )
     return cases
 
 
@@ -184,8 +210,9 @@ def _openai_type(schema: dict[str, Any], mapping: dict[str, str]) -> dict[str, A
         schema["description"] = schema.get("description", "") + " This is a float type value."
     schema["type"] = mapping.get(kind, "string") if kind is not None else "string"
     if isinstance(schema.get("properties"), dict):
-        schema["properties"] = {k: _openai_type(v, mapping)
-                                for k, v in schema["properties"].items()}
+        schema["properties"] = {
+            k: _openai_type(v, mapping) for k, v in schema["properties"].items()
+        }
     if isinstance(schema.get("items"), dict):
         schema["items"] = _openai_type(schema["items"], mapping)
     return schema
@@ -202,8 +229,10 @@ def openai_tools(functions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         function["description"] = function.get("description", "") + PYTHON_HINT
         parameters = function.setdefault("parameters", {})
         parameters["type"] = "object"
-        parameters["properties"] = {k: _openai_type(v, GORILLA_TO_OPENAPI)
-                                    for k, v in parameters.get("properties", {}).items()}
+        parameters["properties"] = {
+            k: _openai_type(v, GORILLA_TO_OPENAPI)
+            for k, v in parameters.get("properties", {}).items()
+        }
         tools.append({"type": "function", "function": function})
     return tools
 
@@ -226,8 +255,7 @@ def _checker() -> Any:
         from bfcl_eval.constants.enums import Language
         from bfcl_eval.eval_checker.ast_eval.ast_checker import ast_checker
     except ModuleNotFoundError as exc:
-        raise BfclError(f"bfcl-eval's AST checker cannot be imported ({exc}): {INSTALL}"
-                        ) from None
+        raise BfclError(f"bfcl-eval's AST checker cannot be imported ({exc}): {INSTALL}") from None
     return ast_checker, Language
 
 
@@ -235,7 +263,8 @@ def _function_format(decoded: Any) -> bool:
     """bfcl_eval/utils.py:570-589 is_function_calling_format_output: [{name: {arg: value}}]."""
     return isinstance(decoded, list) and all(
         isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())), dict)
-        for item in decoded)
+        for item in decoded
+    )
 
 
 def judge(case: BfclCase, calls: list[Call], content: str) -> CaseResult:
@@ -248,34 +277,61 @@ def judge(case: BfclCase, calls: list[Call], content: str) -> CaseResult:
     except ValueError as exc:
         decoded, failed = None, f"arguments are not JSON ({exc})"
     if not has_answers(case.category):
-        made = (failed is None and _function_format(decoded)
-                and not (len(decoded) == 1 and not decoded[0]))
+        made = (
+            failed is None
+            and _function_format(decoded)
+            and not (len(decoded) == 1 and not decoded[0])
+        )
         valid = not made if "irrelevance" in case.category else made
-        kind = "" if valid else ("irrelevance_error:decoder_success" if made
-                                 else "relevance_error:decoder_failed")
+        kind = (
+            ""
+            if valid
+            else ("irrelevance_error:decoder_success" if made else "relevance_error:decoder_failed")
+        )
         return CaseResult(case.id, valid, called, kind, "" if valid else (failed or said), said)
     if failed is not None:
         return CaseResult(case.id, False, called, "ast_decoder:decoder_failed", failed, said)
     if not _function_format(decoded):
-        return CaseResult(case.id, False, called, "ast_decoder:decoder_wrong_output_format",
-                          "arguments are not an object of parameters", said)
+        return CaseResult(
+            case.id,
+            False,
+            called,
+            "ast_decoder:decoder_wrong_output_format",
+            "arguments are not an object of parameters",
+            said,
+        )
     ast_checker, language = _checker()
-    verdict = ast_checker(case.functions, decoded, case.ground_truth, language.PYTHON,
-                          case.category, CHECKER_MODEL)
-    return CaseResult(case.id, bool(verdict["valid"]), called, verdict.get("error_type", ""),
-                      "; ".join(map(str, verdict.get("error", []))), said)
+    verdict = ast_checker(
+        case.functions, decoded, case.ground_truth, language.PYTHON, case.category, CHECKER_MODEL
+    )
+    return CaseResult(
+        case.id,
+        bool(verdict["valid"]),
+        called,
+        verdict.get("error_type", ""),
+        "; ".join(map(str, verdict.get("error", []))),
+        said,
+    )
 
 
-def request(model: str, case: BfclCase, spec: Bfcl, thinking: ThinkingSwitch | None
-            ) -> dict[str, Any]:
+def request(
+    model: str, case: BfclCase, spec: Bfcl, thinking: ThinkingSwitch | None
+) -> dict[str, Any]:
     """The chat request of a case: its messages and functions as tools, greedy, thinking off."""
-    return {"model": model, "temperature": 0, "max_tokens": spec.max_tokens,
-            "messages": case.messages, "tools": openai_tools(case.functions),
-            "tool_choice": spec.tool_choice, "extra_body": thinking_switch(thinking, False)}
+    return {
+        "model": model,
+        "temperature": 0,
+        "max_tokens": spec.max_tokens,
+        "messages": case.messages,
+        "tools": openai_tools(case.functions),
+        "tool_choice": spec.tool_choice,
+        "extra_body": thinking_switch(thinking, False),
+    }
 
 
-def score_category(client: openai.OpenAI, model: str, spec: Bfcl, category: str,
-                   thinking: ThinkingSwitch | None) -> CategoryScore:
+def score_category(
+    client: openai.OpenAI, model: str, spec: Bfcl, category: str, thinking: ThinkingSwitch | None
+) -> CategoryScore:
     """Ask the sampled cases of `category` and judge each; a failure to load or ask is the
     score's error (a case the server refused is a failed case, with its error)."""
     started = time.monotonic()
@@ -289,8 +345,9 @@ def score_category(client: openai.OpenAI, model: str, spec: Bfcl, category: str,
         try:
             calls, _, content = answer(client, request(model, case, spec, thinking), False)
         except openai.APIStatusError as exc:
-            return CaseResult(case.id, False, False, "request_error",
-                              f"HTTP {exc.status_code}: {str(exc)[:160]}")
+            return CaseResult(
+                case.id, False, False, "request_error", f"HTTP {exc.status_code}: {str(exc)[:160]}"
+            )
         return judge(case, calls, content)
 
     with ThreadPoolExecutor(spec.concurrency) as pool:

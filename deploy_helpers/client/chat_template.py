@@ -21,8 +21,15 @@ from deploy_helpers.errors import SuiteError
 
 TEMPLATE_FILE = "chat_template.jinja"
 TOKENIZER_CONFIG = "tokenizer_config.json"
-SPECIAL_TOKENS = ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token",
-                  "cls_token", "mask_token")
+SPECIAL_TOKENS = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "pad_token",
+    "sep_token",
+    "cls_token",
+    "mask_token",
+)
 
 
 class ChatTemplateError(SuiteError):
@@ -72,10 +79,16 @@ def _raise(message: str) -> None:
     raise jinja2.exceptions.TemplateError(message)
 
 
-def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None,
-            separators: tuple[str, str] | None = None, sort_keys: bool = False) -> str:
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
-                      sort_keys=sort_keys)
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
 
 
 def _environment() -> jinja2.Environment:
@@ -114,14 +127,19 @@ def render_chat(
 
 def render_weights_chat(weights: Path | str, messages: list[dict[str, Any]], **kwargs) -> str:
     """Render `messages` with the chat template and special tokens of a weights directory."""
-    return render_chat(load_chat_template(weights), messages, tokens=special_tokens(weights),
-                       **kwargs)
+    return render_chat(
+        load_chat_template(weights), messages, tokens=special_tokens(weights), **kwargs
+    )
 
 
 def first_difference(left: str, right: str) -> str:
     """Where two strings first differ, with a little context from each (for messages)."""
-    index = next((i for i, (a, b) in enumerate(zip(left, right, strict=False)) if a != b),
-                 min(len(left), len(right)))
+    index = next(
+        (i for i, (a, b) in enumerate(zip(left, right, strict=False)) if a != b),
+        min(len(left), len(right)),
+    )
     start = max(0, index - 30)
-    return (f"first difference at character {index}: "
-            f"{left[start:index + 30]!r} vs {right[start:index + 30]!r}")
+    return (
+        f"first difference at character {index}: "
+        f"{left[start : index + 30]!r} vs {right[start : index + 30]!r}"
+    )

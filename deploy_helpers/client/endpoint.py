@@ -53,8 +53,13 @@ class RequestBound:
     basis: str
 
 
-ROUTE_KINDS = {"health": "health check", "models": "model list", "version": "engine version",
-               "tokenize": "tokenize", "detokenize": "detokenize"}
+ROUTE_KINDS = {
+    "health": "health check",
+    "models": "model list",
+    "version": "engine version",
+    "tokenize": "tokenize",
+    "detokenize": "detokenize",
+}
 
 
 def _kind(path: str, body: dict[str, Any]) -> str:
@@ -67,8 +72,7 @@ def _kind(path: str, body: dict[str, Any]) -> str:
     return f"streamed {kind}" if body.get("stream") else kind
 
 
-def request_bound(bounds: RequestBounds, path: str, body: dict[str, Any] | None
-                  ) -> RequestBound:
+def request_bound(bounds: RequestBounds, path: str, body: dict[str, Any] | None) -> RequestBound:
     """The bound of one request: a generation waits first_token_s + max_tokens x
     per_token_s (a stream first_token_s for each next event), at least floor_s; any
     other request floor_s."""
@@ -78,14 +82,18 @@ def request_bound(bounds: RequestBounds, path: str, body: dict[str, Any] | None
         return RequestBound(kind, bounds.floor_s, f"floor {bounds.floor_s:g} s")
     if body.get("stream"):
         wait = bounds.first_token_s + bounds.per_token_s
-        basis = (f"first token {bounds.first_token_s:g} s + {bounds.per_token_s:g} s, the "
-                 "longest wait for the stream's next event")
+        basis = (
+            f"first token {bounds.first_token_s:g} s + {bounds.per_token_s:g} s, the "
+            "longest wait for the stream's next event"
+        )
     else:
-        tokens = int(body.get("max_tokens") or body.get("max_completion_tokens")
-                     or DEFAULT_MAX_TOKENS)
+        tokens = int(
+            body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
+        )
         wait = bounds.first_token_s + tokens * bounds.per_token_s
-        basis = (f"first token {bounds.first_token_s:g} s + {tokens} tokens x "
-                 f"{bounds.per_token_s:g} s")
+        basis = (
+            f"first token {bounds.first_token_s:g} s + {tokens} tokens x {bounds.per_token_s:g} s"
+        )
     if wait < bounds.floor_s:
         return RequestBound(kind, bounds.floor_s, f"floor {bounds.floor_s:g} s")
     return RequestBound(kind, wait, basis)
@@ -115,19 +123,26 @@ def bounding_hook(bounds: RequestBounds) -> Any:
 def http_client(endpoint: Endpoint, headers: dict[str, str] | None = None) -> httpx.Client:
     """An HTTP client for `endpoint` (vLLM's routes, raw streams) whose every request is
     bounded; `headers` replaces the endpoint's (e.g. to send no key, or a wrong one)."""
-    return httpx.Client(base_url=endpoint.base_url,
-                        headers=endpoint.headers if headers is None else headers,
-                        timeout=endpoint.bounds.floor_s,
-                        event_hooks={"request": [bounding_hook(endpoint.bounds)]})
+    return httpx.Client(
+        base_url=endpoint.base_url,
+        headers=endpoint.headers if headers is None else headers,
+        timeout=endpoint.bounds.floor_s,
+        event_hooks={"request": [bounding_hook(endpoint.bounds)]},
+    )
 
 
 def openai_client(endpoint: Endpoint) -> openai.OpenAI:
     """An OpenAI client for `endpoint` that never retries (a retry would hide a fault), its
     every request bounded."""
-    transport = httpx.Client(timeout=endpoint.bounds.floor_s,
-                             event_hooks={"request": [bounding_hook(endpoint.bounds)]})
-    return openai.OpenAI(base_url=f"{endpoint.base_url}/v1", api_key=endpoint.api_key or "unused",
-                         max_retries=0, http_client=transport)
+    transport = httpx.Client(
+        timeout=endpoint.bounds.floor_s, event_hooks={"request": [bounding_hook(endpoint.bounds)]}
+    )
+    return openai.OpenAI(
+        base_url=f"{endpoint.base_url}/v1",
+        api_key=endpoint.api_key or "unused",
+        max_retries=0,
+        http_client=transport,
+    )
 
 
 def timeout_message(exc: BaseException) -> str | None:
@@ -143,9 +158,11 @@ def timeout_message(exc: BaseException) -> str | None:
             bound = request.extensions.get(BOUND)
             if bound is None:
                 return None
-            return (f"timed out: {request.method} {request.url} ({bound.kind}) got no answer "
-                    f"within its bound of {bound.seconds:g} s ({bound.basis}; the profile's "
-                    "serve.request_bounds)")
+            return (
+                f"timed out: {request.method} {request.url} ({bound.kind}) got no answer "
+                f"within its bound of {bound.seconds:g} s ({bound.basis}; the profile's "
+                "serve.request_bounds)"
+            )
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -164,14 +181,21 @@ def check_endpoint_serves(endpoint: Endpoint) -> None:
         names = [m["id"] for m in served_models(endpoint)]
     except httpx.HTTPStatusError as exc:
         code = exc.response.status_code
-        remedy = (": it wants an API key (--api-key or VLLM_API_KEY)" if not endpoint.api_key
-                  else ": it refused the API key given (--api-key or VLLM_API_KEY)")
-        raise SuiteError(f"endpoint {endpoint.base_url}/v1/models answered HTTP {code}"
-                         f"{remedy if code == 401 else ''}") from None
+        remedy = (
+            ": it wants an API key (--api-key or VLLM_API_KEY)"
+            if not endpoint.api_key
+            else ": it refused the API key given (--api-key or VLLM_API_KEY)"
+        )
+        raise SuiteError(
+            f"endpoint {endpoint.base_url}/v1/models answered HTTP {code}"
+            f"{remedy if code == 401 else ''}"
+        ) from None
     except httpx.HTTPError as exc:
-        raise SuiteError(f"endpoint {endpoint.base_url} unreachable ({type(exc).__name__}: "
-                         f"{exc}): start the deployment, or give the address its OpenAI "
-                         "server listens on") from None
+        raise SuiteError(
+            f"endpoint {endpoint.base_url} unreachable ({type(exc).__name__}: "
+            f"{exc}): start the deployment, or give the address its OpenAI "
+            "server listens on"
+        ) from None
     except (ValueError, KeyError, TypeError):
         raise SuiteError(
             f"endpoint {endpoint.base_url}/v1/models did not answer an OpenAI model list"

@@ -16,11 +16,14 @@ def serving_problem(endpoint: Endpoint, after: str) -> str | None:
             health = http.get("/health")
             if health.status_code != 200:
                 return f"after {after}, /health answers HTTP {health.status_code}"
-            reply = http.post("/v1/completions", json={
-                "model": endpoint.served_model_name, "prompt": "Hello", "max_tokens": 2})
+            reply = http.post(
+                "/v1/completions",
+                json={"model": endpoint.served_model_name, "prompt": "Hello", "max_tokens": 2},
+            )
     except httpx.HTTPError as exc:
         return f"after {after}, the service died: {type(exc).__name__}: {exc}"
     if reply.status_code != 200:
-        return (f"after {after}, the next request failed: HTTP {reply.status_code} "
-                f"{reply.text[:200]!r}")
+        return (
+            f"after {after}, the next request failed: HTTP {reply.status_code} {reply.text[:200]!r}"
+        )
     return None

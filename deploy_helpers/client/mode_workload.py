@@ -58,8 +58,11 @@ def greedy_answers(endpoint: Endpoint, thinking: ThinkingSwitch | None) -> list[
     answers = []
     for prompt in GREEDY_PROMPTS:
         choice = client.chat.completions.create(
-            model=endpoint.served_model_name, temperature=0, max_tokens=GREEDY_TOKENS,
-            messages=[{"role": "user", "content": prompt}], logprobs=True,
+            model=endpoint.served_model_name,
+            temperature=0,
+            max_tokens=GREEDY_TOKENS,
+            messages=[{"role": "user", "content": prompt}],
+            logprobs=True,
             extra_body=thinking_switch(thinking, False),
         ).choices[0]
         tokens = [t.token for t in (choice.logprobs.content or [])] if choice.logprobs else []
@@ -75,8 +78,12 @@ def tpot_seconds(endpoint: Endpoint) -> float:
         first = last = None
         tokens = 0
         stream = client.completions.create(
-            model=endpoint.served_model_name, prompt=TPOT_PROMPT, max_tokens=TPOT_TOKENS,
-            temperature=0, stream=True, stream_options={"include_usage": True},
+            model=endpoint.served_model_name,
+            prompt=TPOT_PROMPT,
+            max_tokens=TPOT_TOKENS,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
             extra_body={"ignore_eos": True, "min_tokens": TPOT_TOKENS},
         )
         for chunk in stream:
@@ -95,9 +102,11 @@ def tpot_seconds(endpoint: Endpoint) -> float:
 def first_divergence(left: GreedyAnswer, right: GreedyAnswer) -> str:
     """Where two answers' tokens first differ, for a failure message."""
     pairs = zip(left.tokens, right.tokens, strict=False)
-    index = next((i for i, (a, b) in enumerate(pairs) if a != b),
-                 min(len(left.tokens), len(right.tokens)))
+    index = next(
+        (i for i, (a, b) in enumerate(pairs) if a != b), min(len(left.tokens), len(right.tokens))
+    )
 
     def token(answer: GreedyAnswer) -> str:
         return repr(answer.tokens[index]) if index < len(answer.tokens) else "<end>"
+
     return f"first diverging token #{index}: {token(left)} vs {token(right)}"

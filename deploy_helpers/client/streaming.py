@@ -49,8 +49,9 @@ def _chunk(value: Any) -> Any:
     return value
 
 
-def read_events(endpoint: Endpoint, path: str, args: dict[str, Any]
-                ) -> tuple[list[Chunk], list[str]]:
+def read_events(
+    endpoint: Endpoint, path: str, args: dict[str, Any]
+) -> tuple[list[Chunk], list[str]]:
     """POST the openai-style call `args` (its `extra_body` merged in) as a stream to `path`
     and read the raw server-sent events: the data events before `data: [DONE]`, and one
     line per problem with the stream's end (no [DONE], or data after it)."""
@@ -73,11 +74,18 @@ def read_events(endpoint: Endpoint, path: str, args: dict[str, Any]
                 done = True
             else:
                 events.append(_chunk(json.loads(payload)))
-    problems = [] if done else [f"the stream ended without data: {DONE} (after {len(events)} "
-                                "events): a client cannot tell it from a cut connection"]
+    problems = (
+        []
+        if done
+        else [
+            f"the stream ended without data: {DONE} (after {len(events)} "
+            "events): a client cannot tell it from a cut connection"
+        ]
+    )
     if after:
-        problems.append(f"the stream sent {len(after)} line(s) after data: {DONE}, "
-                        f"e.g. {after[0][:120]!r}")
+        problems.append(
+            f"the stream sent {len(after)} line(s) after data: {DONE}, e.g. {after[0][:120]!r}"
+        )
     return events, problems
 
 
@@ -138,15 +146,21 @@ def stream_differences(stream: StreamResult, whole: Any, text: str, what: str) -
     is `text` (`what` names the route in the messages); empty when it does not."""
     differences = list(stream.end_problems)
     if stream.text != text:
-        differences.append(f"streamed {what}text differs at temperature 0:\n stream: "
-                           f"{stream.text!r}\n whole:  {text!r}")
+        differences.append(
+            f"streamed {what}text differs at temperature 0:\n stream: "
+            f"{stream.text!r}\n whole:  {text!r}"
+        )
     finish = whole.choices[0].finish_reason
     if stream.finish_reasons != [finish]:
-        differences.append(f"stream carried finish_reasons {stream.finish_reasons}, expected "
-                           f"exactly one ({finish!r})")
+        differences.append(
+            f"stream carried finish_reasons {stream.finish_reasons}, expected "
+            f"exactly one ({finish!r})"
+        )
     if stream.usage is None:
         differences.append("include_usage: no usage chunk at the end of the stream")
     elif stream.usage.completion_tokens != whole.usage.completion_tokens:
-        differences.append(f"stream usage {stream.usage.completion_tokens} tokens != non-stream "
-                           f"{whole.usage.completion_tokens}")
+        differences.append(
+            f"stream usage {stream.usage.completion_tokens} tokens != non-stream "
+            f"{whole.usage.completion_tokens}"
+        )
     return differences

@@ -60,8 +60,10 @@ def _read(path: Path) -> Any:
 def load_tools(folder: Path) -> dict[str, dict[str, Any]]:
     """The functions of `folder`/tools.yaml as OpenAI `tools` entries, by name."""
     data = _read(folder / TOOLS_FILE)
-    return {name: {"type": "function", "function": {"name": name, **spec}}
-            for name, spec in data.items()}
+    return {
+        name: {"type": "function", "function": {"name": name, **spec}}
+        for name, spec in data.items()
+    }
 
 
 def load_cases(folder: Path, category: str) -> list[ToolCase]:
@@ -99,13 +101,16 @@ def parse_arguments(call: Call, schema: dict[str, Any] | None) -> tuple[Any, lis
     except ValueError:
         return None, [f"{call.name}: arguments are not JSON: {call.arguments!r}"]
     if not isinstance(value, dict):
-        return value, [f"{call.name}: arguments are a JSON {type(value).__name__}, not an "
-                       f"object: {call.arguments!r}"]
+        return value, [
+            f"{call.name}: arguments are a JSON {type(value).__name__}, not an "
+            f"object: {call.arguments!r}"
+        ]
     if schema is None:
         return value, [f"{call.name}: not one of the offered functions"]
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=str)
-    return value, [f"{call.name}: arguments {call.arguments!r} violate the schema: "
-                   f"{e.message}" for e in errors]
+    return value, [
+        f"{call.name}: arguments {call.arguments!r} violate the schema: {e.message}" for e in errors
+    ]
 
 
 def _acceptable(value: Any, allowed: list[Any]) -> bool:
@@ -127,13 +132,11 @@ def _matches(expected: ExpectedCall, call: Call, value: Any) -> bool:
     return all(_acceptable(value.get(arg), allowed) for arg, allowed in expected.arguments.items())
 
 
-def call_problems(case: ToolCase, calls: list[Call],
-                  tools: dict[str, dict[str, Any]]) -> list[str]:
+def call_problems(case: ToolCase, calls: list[Call], tools: dict[str, dict[str, Any]]) -> list[str]:
     """What is wrong with `calls` as an answer to `case` (empty: the case passes)."""
     offered = tools_of(case, tools)
     if not case.expect:
-        return [f"called {c.name}({c.arguments}) though no offered function fits"
-                for c in calls]
+        return [f"called {c.name}({c.arguments}) though no offered function fits" for c in calls]
     problems: list[str] = []
     parsed = []
     for call in calls:
@@ -141,14 +144,18 @@ def call_problems(case: ToolCase, calls: list[Call],
         problems += bad
         parsed.append((call, value))
     if len(calls) != len(case.expect):
-        problems.append(f"{len(calls)} call(s), expected {len(case.expect)}: "
-                        + ", ".join(f"{c.name}({c.arguments})" for c in calls))
+        problems.append(
+            f"{len(calls)} call(s), expected {len(case.expect)}: "
+            + ", ".join(f"{c.name}({c.arguments})" for c in calls)
+        )
     unmatched = list(parsed)
     for expected in case.expect:
         hit = next((p for p in unmatched if _matches(expected, *p)), None)
         if hit is None:
-            problems.append(f"no call {expected.name} with {expected.arguments}; got "
-                            + (", ".join(f"{c.name}({c.arguments})" for c in calls) or "none"))
+            problems.append(
+                f"no call {expected.name} with {expected.arguments}; got "
+                + (", ".join(f"{c.name}({c.arguments})" for c in calls) or "none")
+            )
         else:
             unmatched.remove(hit)
     return problems

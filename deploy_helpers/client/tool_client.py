@@ -20,25 +20,41 @@ from deploy_helpers.client.tool_calls import Call
 MAX_TOKENS = 256
 
 
-def tool_request(model: str, question: str, tools: list[dict[str, Any]],
-                 thinking: ThinkingSwitch | None, **kwargs: Any) -> dict[str, Any]:
+def tool_request(
+    model: str,
+    question: str,
+    tools: list[dict[str, Any]],
+    thinking: ThinkingSwitch | None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """Arguments of a greedy chat request asking `question` with `tools`, thinking off."""
-    return {"model": model, "temperature": 0, "max_tokens": MAX_TOKENS,
-            "messages": [{"role": "user", "content": question}], "tools": tools,
-            "extra_body": thinking_switch(thinking, False), **kwargs}
+    return {
+        "model": model,
+        "temperature": 0,
+        "max_tokens": MAX_TOKENS,
+        "messages": [{"role": "user", "content": question}],
+        "tools": tools,
+        "extra_body": thinking_switch(thinking, False),
+        **kwargs,
+    }
 
 
-def answer(client: openai.OpenAI, args: dict[str, Any], stream: bool
-           ) -> tuple[list[Call], str | None, str]:
+def answer(
+    client: openai.OpenAI, args: dict[str, Any], stream: bool
+) -> tuple[list[Call], str | None, str]:
     """Tool calls, finish_reason and content of a request, streamed or not."""
     if not stream:
         choice = client.chat.completions.create(**args).choices[0]
-        calls = [Call(c.id, c.function.name, c.function.arguments)
-                 for c in choice.message.tool_calls or []]
+        calls = [
+            Call(c.id, c.function.name, c.function.arguments)
+            for c in choice.message.tool_calls or []
+        ]
         return calls, choice.finish_reason, choice.message.content or ""
     joined = collect_chat_stream(client.chat.completions.create(**args, stream=True))
-    calls = [Call(f["id"] or None, f["name"], f["arguments"])
-             for _, f in sorted(joined.tool_call_fragments.items())]
+    calls = [
+        Call(f["id"] or None, f["name"], f["arguments"])
+        for _, f in sorted(joined.tool_call_fragments.items())
+    ]
     finish = joined.finish_reasons[-1] if joined.finish_reasons else None
     return calls, finish, joined.text
 

@@ -43,8 +43,10 @@ def chips_needed(target: Target) -> int:
 def chips_rule(target: Target) -> str:
     """How `chips_needed` was counted, for messages and the plan."""
     dep = target.deployment
-    return (f"TP {dep.tensor_parallel} x DP {dep.data_parallel} over "
-            f"{target.hardware.nodes} node(s): chips, one /dev/davinciN each, not NPU cards")
+    return (
+        f"TP {dep.tensor_parallel} x DP {dep.data_parallel} over "
+        f"{target.hardware.nodes} node(s): chips, one /dev/davinciN each, not NPU cards"
+    )
 
 
 def disk_needed_gib(target: Target) -> float:
@@ -83,8 +85,9 @@ def _versions(node: Node, board_key: str, part: str, wanted: str | None) -> str:
     found: dict[str, str] = {}
     for npu_id in node.npu_info.npu_ids:
         found[f"NPU {npu_id} ({board_key})"] = node.board(npu_id).version(board_key)
-    found[posixpath.join(node.paths.ascend_root, part, "version.info")] = (
-        node.installed_version(part))
+    found[posixpath.join(node.paths.ascend_root, part, "version.info")] = node.installed_version(
+        part
+    )
     wrong = {where: v for where, v in found.items() if not version_matches(v, wanted or "")}
     if wrong:
         listed = ", ".join(f"{v} on {where}" for where, v in wrong.items())
@@ -97,13 +100,16 @@ def _chip_family(node: Node) -> str:
     rules = chips.family(wanted)
     if rules is None:
         known = ", ".join(f.key for f in chips.FAMILIES)
-        raise CheckFailed(f"the suite has no evidence rules for chip family {wanted} "
-                          f"(known: {known})")
+        raise CheckFailed(
+            f"the suite has no evidence rules for chip family {wanted} (known: {known})"
+        )
     table = node.npu_info
     pci = {n: node.board(n).values.get("PCI Device ID") for n in table.npu_ids}
     names = {n: node.board(n, 0).require("Chip Name") for n in table.npu_ids}
-    found = [(e, chips.families_of(e)) for e in chips.evidence_of(
-        table, {n: v for n, v in pci.items() if v}, names)]
+    found = [
+        (e, chips.families_of(e))
+        for e in chips.evidence_of(table, {n: v for n, v in pci.items() if v}, names)
+    ]
     bad = [(e, fams) for e, fams in found if fams != [rules]]
     if bad:
         evidence, fams = bad[0]
@@ -111,14 +117,19 @@ def _chip_family(node: Node) -> str:
         if not fams:
             verdict = f"{where} fits no known chip family"
         elif len(fams) > 1:
-            verdict = (f"{where} could be {' or '.join(f.label for f in fams)}: the evidence "
-                       "cannot tell")
+            verdict = (
+                f"{where} could be {' or '.join(f.label for f in fams)}: the evidence cannot tell"
+            )
         else:
             verdict = f"{where} is {fams[0].label}"
-        raise CheckFailed(f"{verdict} ({evidence.describe()}; {len(bad)} of {len(found)} "
-                          f"chips so); {node.target.hardware.name} needs {rules.label}")
-    return (f"{table.chip_count} chips on {table.npu_count} NPUs are {rules.label} "
-            f"({found[0][0].describe()})")
+        raise CheckFailed(
+            f"{verdict} ({evidence.describe()}; {len(bad)} of {len(found)} "
+            f"chips so); {node.target.hardware.name} needs {rules.label}"
+        )
+    return (
+        f"{table.chip_count} chips on {table.npu_count} NPUs are {rules.label} "
+        f"({found[0][0].describe()})"
+    )
 
 
 def _npu_count(node: Node) -> str:
@@ -126,8 +137,10 @@ def _npu_count(node: Node) -> str:
     have, need = table.chip_count, chips_needed(node.target)
     counted = f"{have} chips on {table.npu_count} NPUs in npu-smi info"
     if have < need:
-        raise CheckFailed(f"{counted}; {node.target.model.name} needs {need} chips per node "
-                          f"({chips_rule(node.target)})")
+        raise CheckFailed(
+            f"{counted}; {node.target.model.name} needs {need} chips per node "
+            f"({chips_rule(node.target)})"
+        )
     return f"{counted} >= {need} ({chips_rule(node.target)})"
 
 
@@ -150,11 +163,12 @@ def _npu_processes(node: Node) -> str:
     listed = shown + (f"; and {more} more" if more > 0 else "")
     rule = node.target.hardware.host.npu_processes_allowed
     if node.endpoint is not None and rule == "with-endpoint":
-        return (f"{len(table.processes)} processes hold chips, allowed with --endpoint (the "
-                f"deployment's own engine serves at {node.endpoint}): {listed}")
+        return (
+            f"{len(table.processes)} processes hold chips, allowed with --endpoint (the "
+            f"deployment's own engine serves at {node.endpoint}): {listed}"
+        )
     when = "with --endpoint (the profile allows none)" if node.endpoint else "before bring-up"
-    raise CheckFailed(f"{len(table.processes)} processes already hold NPU chips {when}: "
-                      f"{listed}")
+    raise CheckFailed(f"{len(table.processes)} processes already hold NPU chips {when}: {listed}")
 
 
 def _kernel_version(node: Node) -> str:
@@ -172,8 +186,12 @@ def _kernel_packages(node: Node) -> str:
         missing = [p for p in wanted if node.run("rpm", "-q", p).rc != 0]
         manager = "rpm"
     else:
-        missing = [p for p in wanted if "install ok installed" not in
-                   node.run("dpkg-query", "-W", "-f", "${Status}", p).stdout]
+        missing = [
+            p
+            for p in wanted
+            if "install ok installed"
+            not in node.run("dpkg-query", "-W", "-f", "${Status}", p).stdout
+        ]
         manager = "dpkg"
     if missing:
         raise CheckFailed(f"{', '.join(missing)} not installed ({manager}; uname -r {release})")
@@ -216,7 +234,9 @@ def _complete(node: Node, root: str) -> bool:
         return False
     return bool(files) and all(
         (handle := node.host.file(posixpath.join(root, rel))).exists
-        and handle.size == entry.get("size") for rel, entry in files.items())
+        and handle.size == entry.get("size")
+        for rel, entry in files.items()
+    )
 
 
 def _disk_space(node: Node) -> str:
@@ -233,16 +253,20 @@ def _disk_space(node: Node) -> str:
             f"{node.target.model.name} needs {need:g} GiB more ({wanted:g} GiB, "
             f"{present:.1f} GiB already there)"
         )
-    return (f"{free_gib:.1f} GiB free >= {need:g} GiB still needed ({present:.1f} GiB of "
-            f"the weights already there)")
+    return (
+        f"{free_gib:.1f} GiB free >= {need:g} GiB still needed ({present:.1f} GiB of "
+        f"the weights already there)"
+    )
 
 
 def _root_disk(node: Node) -> str:
     need = node.target.hardware.host.root_free_gib
     free_gib = _free_gib(node, "/")
     if free_gib < need:
-        raise CheckFailed(f"{free_gib:.1f} GiB free on the root filesystem, the profile "
-                          f"wants {need:g} GiB (images, containers and logs live there)")
+        raise CheckFailed(
+            f"{free_gib:.1f} GiB free on the root filesystem, the profile "
+            f"wants {need:g} GiB (images, containers and logs live there)"
+        )
     return f"{free_gib:.1f} GiB free on / >= {need:g} GiB"
 
 
@@ -287,8 +311,9 @@ def _hccl_if_ip(node: Node) -> str:
     iface = node.host.interface(nic)
     addresses = iface.addresses if iface.exists else []
     if ip not in addresses:
-        raise CheckFailed(f"HCCL_IF_IP {ip} is not an address of {nic} (it has: "
-                          f"{', '.join(addresses) or 'none'})")
+        raise CheckFailed(
+            f"HCCL_IF_IP {ip} is not an address of {nic} (it has: {', '.join(addresses) or 'none'})"
+        )
     return f"{ip} on {nic}"
 
 
@@ -321,16 +346,22 @@ def _hccn_net_health(node: Node) -> str:
 def _hccn_tls(nodes: list[Node]) -> dict[str, str]:
     """Per node: '' when its TLS settings equal node 0's, else what differs."""
     settings = {
-        node.label: {i: npu_tools.parse_hccn_tls(node.hccn(i, "-tls"), i,
-                                                 f"{node.label}: hccn_tool -i {i} -tls -g")
-                     for i in range(chips_needed(node.target))}
+        node.label: {
+            i: npu_tools.parse_hccn_tls(
+                node.hccn(i, "-tls"), i, f"{node.label}: hccn_tool -i {i} -tls -g"
+            )
+            for i in range(chips_needed(node.target))
+        }
         for node in nodes
     }
     reference = settings[nodes[0].label]
     verdict = {}
     for label, per_device in settings.items():
-        diff = [f"NPU {i} {per_device[i]} vs {reference.get(i)}"
-                for i in per_device if per_device[i] != reference.get(i)]
+        diff = [
+            f"NPU {i} {per_device[i]} vs {reference.get(i)}"
+            for i in per_device
+            if per_device[i] != reference.get(i)
+        ]
         verdict[label] = "; ".join(diff)
     return verdict
 
@@ -366,64 +397,146 @@ def _host(stack: Stack) -> Any:
 
 
 CHECKS: list[HostCheck] = [
-    HostCheck("npu_driver", lambda s: _npu(s) and bool(_drivers(s).driver),
-              lambda s, p: f"driver {_drivers(s).driver}[.patch] (npu-smi board Software "
-                           "Version, driver/version.info)", _npu_driver),
-    HostCheck("npu_firmware", lambda s: _npu(s) and bool(_drivers(s).firmware),
-              lambda s, p: f"firmware {_drivers(s).firmware}[.patch] (npu-smi board Firmware "
-                           "Version, firmware/version.info)", _npu_firmware),
-    HostCheck("chip_family", lambda s: _npu(s) and bool(s.target.hardware.chip_family),
-              lambda s, p: f"every chip a {s.target.hardware.chip_family} on all evidence (Name, "
-                           "memory columns, board PCI Device ID and -c 0 Chip Name)",
-              _chip_family),
-    HostCheck("npu_count", _npu,
-              lambda s, p: f">= {chips_needed(s.target)} NPU chips ({chips_rule(s.target)})",
-              _npu_count),
-    HostCheck("npu_health", _npu,
-              lambda s, p: f"every chip health in {_host(s).accepted_npu_health}",
-              _npu_health),
-    HostCheck("npu_processes", _npu,
-              lambda s, p: "no process holds an NPU chip" + (
-                  " (with --endpoint: the deployment's own engine may)"
-                  if _host(s).npu_processes_allowed == "with-endpoint" else ""),
-              _npu_processes),
-    HostCheck("kernel_version", lambda s: bool(_drivers(s).kernel_prefix),
-              lambda s, p: f"uname -r starts with {_drivers(s).kernel_prefix}", _kernel_version),
-    HostCheck("kernel_packages", lambda s: bool(_host(s).kernel_packages),
-              lambda s, p: ", ".join(f"{n}-$(uname -r)" for n in _host(s).kernel_packages)
-              + " installed", _kernel_packages),
-    HostCheck("required_commands", lambda s: bool(_host(s).required_commands),
-              lambda s, p: f"on PATH: {', '.join(_host(s).required_commands)}",
-              _required_commands),
-    HostCheck("disk_space", lambda s: True,
-              lambda s, p: f">= {disk_needed_gib(s.target):g} GiB free at {p.weights}",
-              _disk_space),
-    HostCheck("root_disk", lambda s: _host(s).root_free_gib > 0,
-              lambda s, p: f">= {_host(s).root_free_gib:g} GiB free on /", _root_disk),
-    HostCheck("memory", lambda s: True,
-              lambda s, p: f">= {memory_needed_gib(s.target):.2f} GiB MemAvailable "
-                           f"({s.target.model.weights_gib:g} GiB / "
-                           f"{s.target.hardware.nodes} node(s) x "
-                           f"{_host(s).memory_factor:g})", _memory),
-    HostCheck("device_nodes", lambda s: s.launcher.uses_containers and _npu(s),
-              lambda s, p: f"present: {', '.join(required_devices(p))}", _device_nodes),
-    HostCheck("docker_engine", lambda s: s.launcher.uses_containers,
-              lambda s, p: "docker version answers from the engine", _docker_engine),
-    HostCheck("nic", _multi,
-              lambda s, p: "interfaces exist: " + ", ".join(sorted(
-                  {v for k, v in p.env.items() if k.endswith("_SOCKET_IFNAME")})), _nic),
-    HostCheck("hccl_if_ip", _multi,
-              lambda s, p: f"{p.env.get('HCCL_IF_IP')} is an address of "
-                           f"{p.env.get('HCCL_SOCKET_IFNAME')}", _hccl_if_ip),
-    HostCheck("hccn_link", _multi,
-              lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -link -g: UP",
-              _hccn_link),
-    HostCheck("hccn_net_health", _multi,
-              lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -net_health -g: Success",
-              _hccn_net_health),
-    HostCheck("hccn_tls", _multi,
-              lambda s, p: "hccn_tool -tls -g settings equal on every node",
-              run_all=_hccn_tls),
+    HostCheck(
+        "npu_driver",
+        lambda s: _npu(s) and bool(_drivers(s).driver),
+        lambda s, p: (
+            f"driver {_drivers(s).driver}[.patch] (npu-smi board Software "
+            "Version, driver/version.info)"
+        ),
+        _npu_driver,
+    ),
+    HostCheck(
+        "npu_firmware",
+        lambda s: _npu(s) and bool(_drivers(s).firmware),
+        lambda s, p: (
+            f"firmware {_drivers(s).firmware}[.patch] (npu-smi board Firmware "
+            "Version, firmware/version.info)"
+        ),
+        _npu_firmware,
+    ),
+    HostCheck(
+        "chip_family",
+        lambda s: _npu(s) and bool(s.target.hardware.chip_family),
+        lambda s, p: (
+            f"every chip a {s.target.hardware.chip_family} on all evidence (Name, "
+            "memory columns, board PCI Device ID and -c 0 Chip Name)"
+        ),
+        _chip_family,
+    ),
+    HostCheck(
+        "npu_count",
+        _npu,
+        lambda s, p: f">= {chips_needed(s.target)} NPU chips ({chips_rule(s.target)})",
+        _npu_count,
+    ),
+    HostCheck(
+        "npu_health",
+        _npu,
+        lambda s, p: f"every chip health in {_host(s).accepted_npu_health}",
+        _npu_health,
+    ),
+    HostCheck(
+        "npu_processes",
+        _npu,
+        lambda s, p: (
+            "no process holds an NPU chip"
+            + (
+                " (with --endpoint: the deployment's own engine may)"
+                if _host(s).npu_processes_allowed == "with-endpoint"
+                else ""
+            )
+        ),
+        _npu_processes,
+    ),
+    HostCheck(
+        "kernel_version",
+        lambda s: bool(_drivers(s).kernel_prefix),
+        lambda s, p: f"uname -r starts with {_drivers(s).kernel_prefix}",
+        _kernel_version,
+    ),
+    HostCheck(
+        "kernel_packages",
+        lambda s: bool(_host(s).kernel_packages),
+        lambda s, p: ", ".join(f"{n}-$(uname -r)" for n in _host(s).kernel_packages) + " installed",
+        _kernel_packages,
+    ),
+    HostCheck(
+        "required_commands",
+        lambda s: bool(_host(s).required_commands),
+        lambda s, p: f"on PATH: {', '.join(_host(s).required_commands)}",
+        _required_commands,
+    ),
+    HostCheck(
+        "disk_space",
+        lambda s: True,
+        lambda s, p: f">= {disk_needed_gib(s.target):g} GiB free at {p.weights}",
+        _disk_space,
+    ),
+    HostCheck(
+        "root_disk",
+        lambda s: _host(s).root_free_gib > 0,
+        lambda s, p: f">= {_host(s).root_free_gib:g} GiB free on /",
+        _root_disk,
+    ),
+    HostCheck(
+        "memory",
+        lambda s: True,
+        lambda s, p: (
+            f">= {memory_needed_gib(s.target):.2f} GiB MemAvailable "
+            f"({s.target.model.weights_gib:g} GiB / "
+            f"{s.target.hardware.nodes} node(s) x "
+            f"{_host(s).memory_factor:g})"
+        ),
+        _memory,
+    ),
+    HostCheck(
+        "device_nodes",
+        lambda s: s.launcher.uses_containers and _npu(s),
+        lambda s, p: f"present: {', '.join(required_devices(p))}",
+        _device_nodes,
+    ),
+    HostCheck(
+        "docker_engine",
+        lambda s: s.launcher.uses_containers,
+        lambda s, p: "docker version answers from the engine",
+        _docker_engine,
+    ),
+    HostCheck(
+        "nic",
+        _multi,
+        lambda s, p: (
+            "interfaces exist: "
+            + ", ".join(sorted({v for k, v in p.env.items() if k.endswith("_SOCKET_IFNAME")}))
+        ),
+        _nic,
+    ),
+    HostCheck(
+        "hccl_if_ip",
+        _multi,
+        lambda s, p: (
+            f"{p.env.get('HCCL_IF_IP')} is an address of {p.env.get('HCCL_SOCKET_IFNAME')}"
+        ),
+        _hccl_if_ip,
+    ),
+    HostCheck(
+        "hccn_link",
+        _multi,
+        lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -link -g: UP",
+        _hccn_link,
+    ),
+    HostCheck(
+        "hccn_net_health",
+        _multi,
+        lambda s, p: f"hccn_tool -i 0..{chips_needed(s.target) - 1} -net_health -g: Success",
+        _hccn_net_health,
+    ),
+    HostCheck(
+        "hccn_tls",
+        _multi,
+        lambda s, p: "hccn_tool -tls -g settings equal on every node",
+        run_all=_hccn_tls,
+    ),
 ]
 
 
@@ -444,8 +557,11 @@ def requirements(stack: Stack, plan: NodePlan) -> list[dict[str, str]]:
     """What each declared check requires of the node of `plan` (for the bring-up plan)."""
     remedies = stack.target.hardware.host.remedies
     return [
-        {"check": c.name, "requires": c.requirement(stack, plan),
-         "remedy": remedies.get(c.name, "")}
+        {
+            "check": c.name,
+            "requires": c.requirement(stack, plan),
+            "remedy": remedies.get(c.name, ""),
+        }
         for c in declared_checks(stack)
     ]
 
@@ -461,13 +577,18 @@ def run_check(check: HostCheck, nodes: list[Node]) -> list[CheckResult]:
         try:
             verdicts = check.run_all(nodes)
         except (CheckFailed, npu_tools.ParseError, OSError, RuntimeError) as exc:
-            return [CheckResult(check.name, n.label, False, _message(n, check, str(exc)))
-                    for n in nodes]
+            return [
+                CheckResult(check.name, n.label, False, _message(n, check, str(exc))) for n in nodes
+            ]
         return [
-            CheckResult(check.name, n.label, not verdicts[n.label],
-                        _message(n, check, f"differs from {nodes[0].label}: "
-                                           f"{verdicts[n.label]}") if verdicts[n.label]
-                        else "same as node 0")
+            CheckResult(
+                check.name,
+                n.label,
+                not verdicts[n.label],
+                _message(n, check, f"differs from {nodes[0].label}: {verdicts[n.label]}")
+                if verdicts[n.label]
+                else "same as node 0",
+            )
             for n in nodes
         ]
     results = []
@@ -475,8 +596,9 @@ def run_check(check: HostCheck, nodes: list[Node]) -> list[CheckResult]:
         try:
             results.append(CheckResult(check.name, node.label, True, check.run(node)))
         except (CheckFailed, npu_tools.ParseError, OSError, RuntimeError) as exc:
-            results.append(CheckResult(check.name, node.label, False,
-                                       _message(node, check, str(exc))))
+            results.append(
+                CheckResult(check.name, node.label, False, _message(node, check, str(exc)))
+            )
     return results
 
 

@@ -41,15 +41,18 @@ class ChipEvidence:
 
     chip: Chip
     layout: str
-    pci_device: str | None = None   # `npu-smi info -t board -i N`: PCI Device ID
+    pci_device: str | None = None  # `npu-smi info -t board -i N`: PCI Device ID
     board_chip_name: str | None = None  # `npu-smi info -t board -i N -c 0`: Chip Name
 
     def describe(self) -> str:
         """The evidence in words, for messages."""
         c = self.chip
-        parts = [f"Name {c.name}", f"layout {self.layout}",
-                 f"Memory-Usage {c.memory_used_mb}/{c.memory_total_mb} MB",
-                 f"HBM {c.hbm_total_mb} MB" if c.hbm_total_mb is not None else "no HBM column"]
+        parts = [
+            f"Name {c.name}",
+            f"layout {self.layout}",
+            f"Memory-Usage {c.memory_used_mb}/{c.memory_total_mb} MB",
+            f"HBM {c.hbm_total_mb} MB" if c.hbm_total_mb is not None else "no HBM column",
+        ]
         if self.pci_device is not None:
             parts.append(f"PCI Device ID {self.pci_device}")
         if self.board_chip_name is not None:
@@ -61,7 +64,7 @@ class ChipEvidence:
 class Family:
     """A chip family and the rules its chips satisfy."""
 
-    key: str                      # the catalog's chip_family value
+    key: str  # the catalog's chip_family value
     label: str
     names: re.Pattern[str]
     layouts: tuple[str, ...]
@@ -71,29 +74,63 @@ class Family:
     def agrees(self, evidence: ChipEvidence) -> bool:
         """Whether every piece of the evidence fits this family."""
         chip = evidence.chip
-        return (bool(self.names.fullmatch(chip.name))
-                and evidence.layout in self.layouts
-                and self.memory(chip)
-                and (not self.pci_devices or evidence.pci_device is None
-                     or evidence.pci_device.upper() in self.pci_devices)
-                and (evidence.board_chip_name is None
-                     or bool(self.names.fullmatch(evidence.board_chip_name))))
+        return (
+            bool(self.names.fullmatch(chip.name))
+            and evidence.layout in self.layouts
+            and self.memory(chip)
+            and (
+                not self.pci_devices
+                or evidence.pci_device is None
+                or evidence.pci_device.upper() in self.pci_devices
+            )
+            and (
+                evidence.board_chip_name is None
+                or bool(self.names.fullmatch(evidence.board_chip_name))
+            )
+        )
 
 
 CLASSIC = ("classic", "26.x-wide")
 FAMILIES: tuple[Family, ...] = (
-    Family("310P3", "Ascend 310P3 (Atlas 300I Duo / 300I Pro)", re.compile("310P3"), CLASSIC,
-           lambda c: c.hbm_total_mb is None and c.memory_total_mb > 0, ("0XD500",)),
-    Family("910B", "Ascend 910B (Atlas A2)", re.compile("910B([1-4]C?)?"), CLASSIC,
-           lambda c: c.memory_total_mb == 0 and c.hbm_total_mb in (65536, 32768),
-           ("0XD802",)),
-    Family("910", "first-generation Ascend 910 (Atlas 800 9000/9010)",
-           re.compile("910A|910B|910ProA|910ProB|910PremiumA"), ("classic",),
-           lambda c: c.memory_total_mb > 0 and c.hbm_total_mb == 32768, ("0XD801",)),
-    Family("910_93", "Ascend 910_93 (Atlas A3)", re.compile("Ascend910"),
-           ("a3", "26.x-wide-a3"), lambda c: c.memory_total_mb == 0 and c.hbm_total_mb == 65536),
-    Family("950", "Ascend 950", re.compile(r"(Ascend)?950\w*"), ("950",),
-           lambda c: c.hbm_total_mb is not None and c.memory_total_mb == 0, ("0XD806",)),
+    Family(
+        "310P3",
+        "Ascend 310P3 (Atlas 300I Duo / 300I Pro)",
+        re.compile("310P3"),
+        CLASSIC,
+        lambda c: c.hbm_total_mb is None and c.memory_total_mb > 0,
+        ("0XD500",),
+    ),
+    Family(
+        "910B",
+        "Ascend 910B (Atlas A2)",
+        re.compile("910B([1-4]C?)?"),
+        CLASSIC,
+        lambda c: c.memory_total_mb == 0 and c.hbm_total_mb in (65536, 32768),
+        ("0XD802",),
+    ),
+    Family(
+        "910",
+        "first-generation Ascend 910 (Atlas 800 9000/9010)",
+        re.compile("910A|910B|910ProA|910ProB|910PremiumA"),
+        ("classic",),
+        lambda c: c.memory_total_mb > 0 and c.hbm_total_mb == 32768,
+        ("0XD801",),
+    ),
+    Family(
+        "910_93",
+        "Ascend 910_93 (Atlas A3)",
+        re.compile("Ascend910"),
+        ("a3", "26.x-wide-a3"),
+        lambda c: c.memory_total_mb == 0 and c.hbm_total_mb == 65536,
+    ),
+    Family(
+        "950",
+        "Ascend 950",
+        re.compile(r"(Ascend)?950\w*"),
+        ("950",),
+        lambda c: c.hbm_total_mb is not None and c.memory_total_mb == 0,
+        ("0XD806",),
+    ),
 )
 
 
@@ -102,14 +139,16 @@ def family(key: str) -> Family | None:
     return next((f for f in FAMILIES if f.key == key), None)
 
 
-def families_of(evidence: ChipEvidence, families: tuple[Family, ...] = FAMILIES
-                ) -> list[Family]:
+def families_of(evidence: ChipEvidence, families: tuple[Family, ...] = FAMILIES) -> list[Family]:
     """Every family the evidence agrees with (one when the chip can be told)."""
     return [f for f in families if f.agrees(evidence)]
 
 
-def evidence_of(table: NpuTable, pci: dict[int, str], chip_names: dict[int, str]
-                ) -> list[ChipEvidence]:
+def evidence_of(
+    table: NpuTable, pci: dict[int, str], chip_names: dict[int, str]
+) -> list[ChipEvidence]:
     """Each chip's evidence, with the board values read per NPU."""
-    return [ChipEvidence(c, table.layout, pci.get(c.npu_id), chip_names.get(c.npu_id))
-            for c in table.chips]
+    return [
+        ChipEvidence(c, table.layout, pci.get(c.npu_id), chip_names.get(c.npu_id))
+        for c in table.chips
+    ]

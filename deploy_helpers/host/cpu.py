@@ -10,8 +10,12 @@ from __future__ import annotations
 from deploy_helpers.host.node import SshSettings, connect
 
 # from slowest to fastest; each class needs the /proc/cpuinfo flag beside it
-ISA_CLASSES = (("avx2", "avx2"), ("avx512", "avx512f"), ("avx512_bf16", "avx512_bf16"),
-               ("amx", "amx_bf16"))
+ISA_CLASSES = (
+    ("avx2", "avx2"),
+    ("avx512", "avx512f"),
+    ("avx512_bf16", "avx512_bf16"),
+    ("amx", "amx_bf16"),
+)
 ISA_FLAGS = (*(flag for _, flag in ISA_CLASSES), "amx_tile", "avx512_fp16", "fma")
 BASELINE = "baseline"
 
@@ -26,8 +30,11 @@ def parse_cpuinfo(text: str) -> dict[str, object]:
             model = value.strip()
         elif key in ("flags", "Features") and not flags:
             flags = set(value.split())
-    return {"cpu": model, "isa_flags": sorted(f for f in ISA_FLAGS if f in flags),
-            "isa_class": isa_class(flags)}
+    return {
+        "cpu": model,
+        "isa_flags": sorted(f for f in ISA_FLAGS if f in flags),
+        "isa_class": isa_class(flags),
+    }
 
 
 def isa_class(flags: set[str]) -> str:

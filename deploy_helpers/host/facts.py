@@ -44,8 +44,14 @@ def node_facts(node: Node) -> dict[str, Any]:
         **_cpu(node),
     }
     if node.target.hardware.accelerator != "npu":
-        return {"chip": NOT_NPU, "npu_count": 0, "chip_count": 0, "driver": NOT_NPU,
-                "firmware": NOT_NPU, **common}
+        return {
+            "chip": NOT_NPU,
+            "npu_count": 0,
+            "chip_count": 0,
+            "driver": NOT_NPU,
+            "firmware": NOT_NPU,
+            **common,
+        }
     return {
         "chip": _read(lambda: node.npu_info.chips[0].name),
         "npu_count": _read(lambda: node.npu_info.npu_count),

@@ -153,5 +153,3 @@ class Node:
     def hccn(self, device: int, *query: str) -> str:
         """`hccn_tool -i DEVICE QUERY... -g` output."""
         return self.output(self.hccn_tool, "-i", str(device), *query, "-g")
-
-

@@ -31,16 +31,19 @@ _TITLE = re.compile(r"^npu-smi\s+\S+\s+Version:\s*(?P<version>\S+)$")
 _BUS_ID = re.compile(r"^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]$")
 _USAGE = r"(?P<{0}_used>\d+)\s*/\s*(?P<{0}_total>\d+)"
 _POWER_CELL = re.compile(r"^(?P<power>\S+)\s+(?P<temp>\S+)\s+" + _USAGE.format("huge") + "$")
-_MEMORY_CELL = re.compile(r"^(?P<util>\S+)\s+" + _USAGE.format("mem")
-                          + r"(?:\s+" + _USAGE.format("hbm") + ")?$")
+_MEMORY_CELL = re.compile(
+    r"^(?P<util>\S+)\s+" + _USAGE.format("mem") + r"(?:\s+" + _USAGE.format("hbm") + ")?$"
+)
 _NO_PROCESSES = re.compile(r"^No running processes found in NPU (?P<npu>\d+)$")
 
 # header rows, whitespace collapsed; the second row's first cell names the chip columns
 _HEAD_CLASSIC = ("NPU Name", "Health", "Power(W) Temp(C) Hugepages-Usage(page)")
 _HEAD_950 = ("NPU ID", "Name", "Health", "Power(W) Temp(C) Hugepages-Usage(page)")
 _CHIP_COLUMNS = {"Chip": None, "Chip Device": "Device", "Chip Phy-ID": "Phy-ID"}
-_MEMORY_HEADS = {"AICore(%) Memory-Usage(MB)": False, "AICore(%) Memory-Usage(MB) HBM-Usage(MB)":
-                 True}
+_MEMORY_HEADS = {
+    "AICore(%) Memory-Usage(MB)": False,
+    "AICore(%) Memory-Usage(MB) HBM-Usage(MB)": True,
+}
 _HEAD2_950 = ("", "", "Bus-Id", "NPU Util(%) Memory-Usage(MB) HBM-Usage(MB)")
 _PROCESS_HEAD = ("Process id", "Process name", "Process memory(MB)")
 _CONTAINER_PID = "Process id in container"
@@ -51,14 +54,14 @@ class Chip:
     """One chip of an NPU: its chip row and bus row."""
 
     npu_id: int
-    chip: int                 # index within its NPU (0 where the layout has no Chip column)
-    device: int | None        # the Device (300I Duo) or Phy-ID (A3) column, if the layout has one
+    chip: int  # index within its NPU (0 where the layout has no Chip column)
+    device: int | None  # the Device (300I Duo) or Phy-ID (A3) column, if the layout has one
     name: str
-    health: str               # as printed: OK, Warning, Alarm, anything else
+    health: str  # as printed: OK, Warning, Alarm, anything else
     bus_id: str
-    power_w: float | None     # None for "NA" / "-"
+    power_w: float | None  # None for "NA" / "-"
     temp_c: int | None
-    memory_used_mb: int       # Memory-Usage: DDR on 910 and 310P chips
+    memory_used_mb: int  # Memory-Usage: DDR on 910 and 310P chips
     memory_total_mb: int
     hbm_used_mb: int | None = None
     hbm_total_mb: int | None = None
@@ -77,17 +80,16 @@ class NpuProcess:
     """One row of the process section: a process holding memory on a chip."""
 
     npu_id: int
-    chip: int | None          # None in the 950 layout (processes by NPU ID only)
+    chip: int | None  # None in the 950 layout (processes by NPU ID only)
     pid: int
-    name: str                 # "" when npu-smi prints none (common inside containers)
+    name: str  # "" when npu-smi prints none (common inside containers)
     memory_mb: int
     container_pid: str | None = None  # the 26.x layout's "Process id in container" (or NA)
 
     def describe(self) -> str:
         """`PID 2698909 (name) 600 MB on NPU 0 chip 0`, for check messages."""
         where = f"NPU {self.npu_id}" + (f" chip {self.chip}" if self.chip is not None else "")
-        return (f"PID {self.pid} ({self.name or 'no name shown'}) {self.memory_mb} MB "
-                f"on {where}")
+        return f"PID {self.pid} ({self.name or 'no name shown'}) {self.memory_mb} MB on {where}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class NpuTable:
     """A whole `npu-smi info` table."""
 
     version: str
-    layout: str               # classic, a3, 26.x-wide, 26.x-wide-a3, 950
+    layout: str  # classic, a3, 26.x-wide, 26.x-wide-a3, 950
     npus: tuple[Npu, ...]
     processes: tuple[NpuProcess, ...]
 
@@ -160,8 +162,7 @@ class _Reader:
             return ParseError(f"{COMMAND} table ends {self.context}: {problem}")
         line = line or self.lines[self.at]
         shown = line.text if len(line.text) <= 60 else line.text[:57] + "..."
-        return ParseError(f"{COMMAND} line {line.number} ({self.context}): {problem}: "
-                          f"{shown!r}")
+        return ParseError(f"{COMMAND} line {line.number} ({self.context}): {problem}: {shown!r}")
 
     def fail_last(self, problem: str) -> ParseError:
         """A ParseError at the line read last (a row whose cells do not read)."""
@@ -177,8 +178,9 @@ class _Reader:
         if line is None:
             raise self.fail(f"no {what}")
         if len(line.text) != self.width:
-            raise self.fail(f"{what} is {len(line.text)} wide, the table {self.width} "
-                            "(a cut or edited line)")
+            raise self.fail(
+                f"{what} is {len(line.text)} wide, the table {self.width} (a cut or edited line)"
+            )
         self.at += 1
         return line
 
@@ -203,8 +205,11 @@ class _Reader:
         line = self.peek()
         found = line.cells if line is not None else None
         if found is None or len(found) != cells:
-            raise self.fail(f"no {what}" if found is None
-                            else f"{what} has {len(found)} cells, expected {cells}")
+            raise self.fail(
+                f"no {what}"
+                if found is None
+                else f"{what} has {len(found)} cells, expected {cells}"
+            )
         self.take(what)
         return found
 
@@ -212,7 +217,7 @@ class _Reader:
 @dataclass(frozen=True)
 class _Layout:
     is_950: bool
-    chip_column: str | None   # "Device", "Phy-ID" or None
+    chip_column: str | None  # "Device", "Phy-ID" or None
     hbm: bool
 
 
@@ -247,8 +252,7 @@ def _header(reader: _Reader) -> tuple[str, _Layout]:
         layout = _Layout(True, None, True)
     else:
         head2 = tuple(reader.row("second header row", 3))
-        if (head2[0] not in _CHIP_COLUMNS or head2[1] != "Bus-Id"
-                or head2[2] not in _MEMORY_HEADS):
+        if head2[0] not in _CHIP_COLUMNS or head2[1] != "Bus-Id" or head2[2] not in _MEMORY_HEADS:
             raise reader.fail_last("unknown layout: second header row")
         layout = _Layout(False, _CHIP_COLUMNS[head2[0]], _MEMORY_HEADS[head2[2]])
     reader.border("border under the header", "=")
@@ -292,10 +296,16 @@ def _chip(reader: _Reader, layout: _Layout, npu_id: int | None, index: int) -> C
     if not _BUS_ID.match(bus) or memory is None or bool(memory["hbm_total"]) != layout.hbm:
         raise reader.fail_last("bus row unreadable")
     return Chip(
-        npu_id=npu, chip=chip, device=device, name=name, health=health, bus_id=bus,
+        npu_id=npu,
+        chip=chip,
+        device=device,
+        name=name,
+        health=health,
+        bus_id=bus,
         power_w=_reading(power["power"], reader, "Power"),
         temp_c=int(temp) if temp is not None else None,
-        memory_used_mb=int(memory["mem_used"]), memory_total_mb=int(memory["mem_total"]),
+        memory_used_mb=int(memory["mem_used"]),
+        memory_total_mb=int(memory["mem_total"]),
         hbm_used_mb=int(memory["hbm_used"]) if memory["hbm_used"] else None,
         hbm_total_mb=int(memory["hbm_total"]) if memory["hbm_total"] else None,
     )
@@ -318,8 +328,7 @@ def _npus(reader: _Reader, layout: _Layout) -> Iterator[Npu]:
         yield Npu(npu_id, tuple(chips))
 
 
-def _process_row(cells: list[str], reader: _Reader, layout: _Layout,
-                 container: bool) -> NpuProcess:
+def _process_row(cells: list[str], reader: _Reader, layout: _Layout, container: bool) -> NpuProcess:
     ids = cells[0].split()
     if len(ids) != (1 if layout.is_950 else 2):
         raise reader.fail_last("process row's NPU/Chip cell unreadable")
@@ -333,20 +342,25 @@ def _process_row(cells: list[str], reader: _Reader, layout: _Layout,
     )
 
 
-def _processes(reader: _Reader, layout: _Layout, npus: list[Npu]
-               ) -> tuple[bool, list[NpuProcess]]:
+def _processes(reader: _Reader, layout: _Layout, npus: list[Npu]) -> tuple[bool, list[NpuProcess]]:
     """The process section: one group per NPU, in table order; (26.x columns?, rows)."""
     npu_ids = [npu.npu_id for npu in npus]
     chips_of = {npu.npu_id: {chip.chip for chip in npu.chips} for npu in npus}
     reader.context = f"after NPU {npu_ids[-1]}"
     if reader.peek() is None:
-        raise reader.fail("no process section (a table cut at an NPU border looks the same, "
-                          "so the NPUs cannot be counted)")
+        raise reader.fail(
+            "no process section (a table cut at an NPU border looks the same, "
+            "so the NPUs cannot be counted)"
+        )
     reader.border("border over the process section", "-")
     head = reader.peek().cells if reader.peek() else None
     first = "NPU ID" if layout.is_950 else "NPU Chip"
-    if head is None or tuple(head[:4]) != (first, *_PROCESS_HEAD) or (
-            len(head) == 5 and head[4] != _CONTAINER_PID) or len(head) not in (4, 5):
+    if (
+        head is None
+        or tuple(head[:4]) != (first, *_PROCESS_HEAD)
+        or (len(head) == 5 and head[4] != _CONTAINER_PID)
+        or len(head) not in (4, 5)
+    ):
         raise reader.fail("unknown layout: process header")
     container = len(head) == 5
     reader.row("process header", len(head))
@@ -361,20 +375,22 @@ def _processes(reader: _Reader, layout: _Layout, npus: list[Npu]
         none = _NO_PROCESSES.match(cells[0]) if len(cells) == 1 else None
         if none:
             if int(none["npu"]) != npu_id:
-                raise reader.fail(f"process entry of NPU {none['npu']} where NPU {npu_id}'s "
-                                  "was due")
+                raise reader.fail(
+                    f"process entry of NPU {none['npu']} where NPU {npu_id}'s was due"
+                )
             reader.take("process entry")
         else:
             group = 0
             while (line := reader.peek()) is not None and line.border is None:
-                row = _process_row(reader.row("process row", len(head)), reader, layout,
-                                   container)
+                row = _process_row(reader.row("process row", len(head)), reader, layout, container)
                 if row.npu_id != npu_id:
-                    raise reader.fail_last(f"process of NPU {row.npu_id} where NPU {npu_id}'s "
-                                           "was due")
+                    raise reader.fail_last(
+                        f"process of NPU {row.npu_id} where NPU {npu_id}'s was due"
+                    )
                 if row.chip is not None and row.chip not in chips_of[npu_id]:
-                    raise reader.fail_last(f"process on chip {row.chip}, which NPU {npu_id} "
-                                           "does not have")
+                    raise reader.fail_last(
+                        f"process on chip {row.chip}, which NPU {npu_id} does not have"
+                    )
                 processes.append(row)
                 group += 1
                 reader.context = f"inside the processes of NPU {npu_id}"

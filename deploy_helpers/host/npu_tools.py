@@ -43,8 +43,11 @@ class KeyValues:
         """The value of `key`; ParseError when the output has no such line or it is empty."""
         value = self.values.get(key)
         if not value:
-            raise ParseError(f"{self.source}: no '{key}' line" if value is None
-                             else f"{self.source}: '{key}' is empty")
+            raise ParseError(
+                f"{self.source}: no '{key}' line"
+                if value is None
+                else f"{self.source}: '{key}' is empty"
+            )
         return value
 
     def version(self, key: str) -> str:
@@ -77,8 +80,7 @@ def parse_board(text: str, npu_id: int, chip: int | None = None) -> KeyValues:
 
     The output must name the NPU (and chip) it was asked about.
     """
-    command = f"`npu-smi info -t board -i {npu_id}" + (f" -c {chip}`" if chip is not None
-                                                        else "`")
+    command = f"`npu-smi info -t board -i {npu_id}" + (f" -c {chip}`" if chip is not None else "`")
     board = parse_key_values(text, ":", command)
     if board.require("NPU ID") != str(npu_id):
         raise ParseError(f"{command}: describes NPU {board.values['NPU ID']}")

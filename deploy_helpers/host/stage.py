@@ -42,6 +42,8 @@ class HostReport:
 def check_hosts(stack: Stack, ssh: SshSettings, paths: HostPaths) -> HostReport:
     """Reach every node of `stack` and run its declared host checks there (with --endpoint
     the nodes know the deployment already serves on them)."""
-    nodes = [Node(connect(plan.address, ssh), plan, stack.target, paths, stack.options.endpoint)
-             for plan in stack.nodes]
+    nodes = [
+        Node(connect(plan.address, ssh), plan, stack.target, paths, stack.options.endpoint)
+        for plan in stack.nodes
+    ]
     return HostReport(stack, nodes, run_checks(stack, nodes))

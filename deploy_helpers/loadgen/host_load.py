@@ -37,8 +37,10 @@ class LoadReport:
         if self.other_cores <= bound_cores:
             return None
         named = ", ".join(f"{name} (pid {pid}) {cores:.2f}" for name, pid, cores in self.top)
-        return (f"host busy: other processes used {self.other_cores:.2f} cores on average "
-                f"during the {self.seconds:.0f} s window (bound {bound_cores:g}): {named}")
+        return (
+            f"host busy: other processes used {self.other_cores:.2f} cores on average "
+            f"during the {self.seconds:.0f} s window (bound {bound_cores:g}): {named}"
+        )
 
 
 def _in_container(pid: int, containers: list[str]) -> bool:

@@ -67,12 +67,16 @@ class StreamConnection(asyncio.Protocol):
     def expire(self, timeout_s: float) -> None:
         """End the request in flight: no complete reply came within `timeout_s`."""
         if self.done is not None and not self.done.done():
-            self.done.set_exception(HttpError(f"no complete reply within the request bound of "
-                                              f"{timeout_s:g} s (timed out)"))
+            self.done.set_exception(
+                HttpError(
+                    f"no complete reply within the request bound of {timeout_s:g} s (timed out)"
+                )
+            )
         self.transport.close()
 
-    async def request(self, raw: bytes, timeout_s: float | None = None
-                      ) -> tuple[int, list[tuple[float, bytes]], float]:
+    async def request(
+        self, raw: bytes, timeout_s: float | None = None
+    ) -> tuple[int, list[tuple[float, bytes]], float]:
         """Send a raw request; return status, timestamped body pieces and the send time
         (an HttpError when no complete reply came within `timeout_s`)."""
         loop = asyncio.get_running_loop()
@@ -101,15 +105,23 @@ class HttpTarget:
         self.host = parts.hostname
         self.port = parts.port or 80
         self.prefix = parts.path.rstrip("/")
-        lines = [f"Host: {parts.netloc}", "Content-Type: application/json",
-                 "Accept: text/event-stream", "Connection: keep-alive",
-                 *(f"{k}: {v}" for k, v in (headers or {}).items())]
+        lines = [
+            f"Host: {parts.netloc}",
+            "Content-Type: application/json",
+            "Accept: text/event-stream",
+            "Connection: keep-alive",
+            *(f"{k}: {v}" for k, v in (headers or {}).items()),
+        ]
         self.header_block = ("\r\n".join(lines) + "\r\n").encode()
 
     def post(self, path: str, body: bytes) -> bytes:
         """The bytes of a POST request with a JSON body."""
-        return (f"POST {self.prefix}{path} HTTP/1.1\r\n".encode() + self.header_block
-                + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return (
+            f"POST {self.prefix}{path} HTTP/1.1\r\n".encode()
+            + self.header_block
+            + b"Content-Length: %d\r\n\r\n" % len(body)
+            + body
+        )
 
     async def connect(self) -> StreamConnection:
         """A new connection to the target."""

@@ -105,12 +105,12 @@ def meets_slos(record: RequestRecord, slos_ms: dict[str, float]) -> bool:
     return True
 
 
-def summarize(records: Sequence[RequestRecord], slos_ms: dict[str, float] | None = None
-              ) -> dict[str, object]:
+def summarize(
+    records: Sequence[RequestRecord], slos_ms: dict[str, float] | None = None
+) -> dict[str, object]:
     """Aggregate metrics of a measurement window over its requests."""
     done = [r for r in records if r.ok]
-    window = (max(r.done_at for r in records) - min(r.sent_at for r in records)
-              if records else 0.0)
+    window = max(r.done_at for r in records) - min(r.sent_at for r in records) if records else 0.0
     output = sum(r.output_tokens for r in done)
     prompt = sum(r.usage_prompt_tokens or r.prompt_tokens for r in done)
     per_s = (lambda n: n / window) if window > 0 else (lambda n: 0.0)
@@ -135,6 +135,9 @@ def summarize(records: Sequence[RequestRecord], slos_ms: dict[str, float] | None
     }
     if slos_ms:
         good = sum(meets_slos(r, slos_ms) for r in done)
-        summary["goodput"] = {"slos_ms": dict(slos_ms), "good_requests": good,
-                              "request_goodput": per_s(good)}
+        summary["goodput"] = {
+            "slos_ms": dict(slos_ms),
+            "good_requests": good,
+            "request_goodput": per_s(good),
+        }
     return summary

@@ -34,28 +34,30 @@ class Tokenizer:
 
     async def tokenize(self, prompt: str) -> list[int]:
         """Token ids of `prompt` as a completion request would count them."""
-        response = await self.client.post("/tokenize", json={"model": self.model,
-                                                             "prompt": prompt})
+        response = await self.client.post("/tokenize", json={"model": self.model, "prompt": prompt})
         if response.status_code != 200:
-            raise SuiteError(f"/tokenize answered {response.status_code}: exact-length "
-                             "prompts need vLLM's /tokenize route")
+            raise SuiteError(
+                f"/tokenize answered {response.status_code}: exact-length "
+                "prompts need vLLM's /tokenize route"
+            )
         return response.json()["tokens"]
 
     async def detokenize(self, tokens: list[int]) -> str:
         """The text of `tokens`."""
-        response = await self.client.post("/detokenize", json={"model": self.model,
-                                                               "tokens": tokens})
+        response = await self.client.post(
+            "/detokenize", json={"model": self.model, "tokens": tokens}
+        )
         response.raise_for_status()
         return response.json()["prompt"]
 
 
-async def exact_prompt(tok: Tokenizer, body: list[int], special: int, length: int,
-                       rotation: int) -> str:
+async def exact_prompt(
+    tok: Tokenizer, body: list[int], special: int, length: int, rotation: int
+) -> str:
     """A prompt that tokenizes to exactly `length` tokens (special tokens included)."""
     want = length - special
     if want < 1:
-        raise SuiteError(f"prompt length {length} leaves no room beside {special} special "
-                         "tokens")
+        raise SuiteError(f"prompt length {length} leaves no room beside {special} special tokens")
     start = rotation % len(body)
     ids = [body[(start + i) % len(body)] for i in range(want)]
     for _ in range(ATTEMPTS):
@@ -64,14 +66,25 @@ async def exact_prompt(tok: Tokenizer, body: list[int], special: int, length: in
         if got == length:
             return text
         # re-tokenizing merged or split pieces at the cut: trim or extend by the difference
-        ids = ids[: len(ids) - (got - length)] if got > length else (
-            ids + [body[(start + len(ids) + i) % len(body)] for i in range(length - got)])
-    raise SuiteError(f"could not build a {length}-token prompt in {ATTEMPTS} tries "
-                     f"(the server's tokenizer does not round-trip this text)")
+        ids = (
+            ids[: len(ids) - (got - length)]
+            if got > length
+            else (ids + [body[(start + len(ids) + i) % len(body)] for i in range(length - got)])
+        )
+    raise SuiteError(
+        f"could not build a {length}-token prompt in {ATTEMPTS} tries "
+        f"(the server's tokenizer does not round-trip this text)"
+    )
 
 
-async def build_prompts(base_url: str, model: str, length: int, count: int,
-                        headers: dict[str, str] | None = None, parallel: int = 16) -> list[str]:
+async def build_prompts(
+    base_url: str,
+    model: str,
+    length: int,
+    count: int,
+    headers: dict[str, str] | None = None,
+    parallel: int = 16,
+) -> list[str]:
     """`count` distinct prompts of exactly `length` tokens each."""
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60.0) as client:
         tok = Tokenizer(client, model)

@@ -65,11 +65,18 @@ class LoadConfig:
 
 def request_body(config: LoadConfig, prompt: str) -> bytes:
     """An exact-length streamed completion request: ignore_eos, min_tokens = max_tokens."""
-    return msgspec.json.encode({
-        "model": config.model, "prompt": prompt, "max_tokens": config.output_tokens,
-        "min_tokens": config.output_tokens, "ignore_eos": True, "temperature": 0.0,
-        "stream": True, "stream_options": {"include_usage": True},
-    })
+    return msgspec.json.encode(
+        {
+            "model": config.model,
+            "prompt": prompt,
+            "max_tokens": config.output_tokens,
+            "min_tokens": config.output_tokens,
+            "ignore_eos": True,
+            "temperature": 0.0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+    )
 
 
 class Driver:
@@ -99,8 +106,7 @@ class Driver:
             return
         record.sent_at = time.perf_counter()  # refined by request() when it sends
         try:
-            status, pieces, record.sent_at = await conn.request(
-                raw, self.config.request_timeout_s)
+            status, pieces, record.sent_at = await conn.request(raw, self.config.request_timeout_s)
         except HttpError as exc:
             record.error = str(exc)
             record.done_at = time.perf_counter()
@@ -116,8 +122,10 @@ class Driver:
 
     def records(self, count: int) -> list[RequestRecord]:
         """Fresh records for `count` requests."""
-        return [RequestRecord(i, self.config.prompt_tokens, self.config.output_tokens)
-                for i in range(count)]
+        return [
+            RequestRecord(i, self.config.prompt_tokens, self.config.output_tokens)
+            for i in range(count)
+        ]
 
     async def closed_loop(self, records: list[RequestRecord], concurrency: int) -> None:
         """`concurrency` workers, each sending its next request when the last one ends."""
@@ -129,8 +137,9 @@ class Driver:
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(records)))))
 
-    async def poisson(self, records: list[RequestRecord], rate: float,
-                      concurrency: int | None) -> list[float]:
+    async def poisson(
+        self, records: list[RequestRecord], rate: float, concurrency: int | None
+    ) -> list[float]:
         """Send at Poisson arrival times (at most `concurrency` in flight); return how late
         each send was against its scheduled arrival, in seconds."""
         rng = random.Random(self.config.seed)
@@ -166,9 +175,13 @@ class Driver:
 async def run_load_async(config: LoadConfig) -> dict[str, Any]:
     """Run one benchmark and return its JSON-ready result."""
     target = HttpTarget(config.base_url, config.headers)
-    prompts = await build_prompts(config.base_url, config.model, config.prompt_tokens,
-                                  min(config.num_requests, MAX_DISTINCT_PROMPTS),
-                                  headers=config.headers)
+    prompts = await build_prompts(
+        config.base_url,
+        config.model,
+        config.prompt_tokens,
+        min(config.num_requests, MAX_DISTINCT_PROMPTS),
+        headers=config.headers,
+    )
     raw = [target.post(config.path, request_body(config, p)) for p in prompts]
     driver = Driver(config, target, raw)
     try:
@@ -191,8 +204,13 @@ async def _measure(config: LoadConfig, driver: Driver) -> dict[str, Any]:
             raise SuiteError(f"every warm-up request failed: {failed[0]}")
     records = driver.records(config.num_requests)
     monitor = LagMonitor()
-    driver.bar = tqdm(total=len(records), desc="requests", unit="req", mininterval=0.5,
-                      disable=not config.progress)
+    driver.bar = tqdm(
+        total=len(records),
+        desc="requests",
+        unit="req",
+        mininterval=0.5,
+        disable=not config.progress,
+    )
     lateness: list[float] = []
     gc.collect()
     gc.freeze()
@@ -212,27 +230,40 @@ async def _measure(config: LoadConfig, driver: Driver) -> dict[str, Any]:
     return build_result(config, records, monitor, started, lateness)
 
 
-def build_result(config: LoadConfig, records: list[RequestRecord], monitor: LagMonitor,
-                 started: str, lateness: list[float]) -> dict[str, Any]:
+def build_result(
+    config: LoadConfig,
+    records: list[RequestRecord],
+    monitor: LagMonitor,
+    started: str,
+    lateness: list[float],
+) -> dict[str, Any]:
     """Metrics, reply checks and the self-check verdict of one window."""
     summary = summarize(records, config.slos_ms)
     usage_problems = [p for r in records if r.ok and (p := r.usage_problem())]
     errors = [f"request {r.index}: {r.error}" for r in records if r.error]
-    self_check = monitor.report(summary["ttft_ms"]["median"], summary["tpot_ms"]["median"],
-                                config.output_tokens, config.tolerance)
+    self_check = monitor.report(
+        summary["ttft_ms"]["median"],
+        summary["tpot_ms"]["median"],
+        config.output_tokens,
+        config.tolerance,
+    )
     if lateness:
-        self_check["send_lateness_ms"] = {"max": max(lateness) * 1000.0,
-                                          "mean": sum(lateness) / len(lateness) * 1000.0}
+        self_check["send_lateness_ms"] = {
+            "max": max(lateness) * 1000.0,
+            "mean": sum(lateness) / len(lateness) * 1000.0,
+        }
     return {
         "tool": "deploy_helpers.loadgen",
         "started_at": started,
         "config": config.public(),
         "metric_definitions": "vLLM (vllm bench serve): TTFT to first non-empty text, "
-                              "TPOT=(E2E-TTFT)/(output tokens-1), ITL per content event",
+        "TPOT=(E2E-TTFT)/(output tokens-1), ITL per content event",
         **summary,
-        "usage_check": {"checked": sum(r.ok for r in records),
-                        "mismatches": len(usage_problems),
-                        "examples": usage_problems[:SHOWN_PROBLEMS]},
+        "usage_check": {
+            "checked": sum(r.ok for r in records),
+            "mismatches": len(usage_problems),
+            "examples": usage_problems[:SHOWN_PROBLEMS],
+        },
         "errors": {"count": len(errors), "examples": errors[:SHOWN_PROBLEMS]},
         "self_check": self_check,
     }

@@ -71,16 +71,23 @@ class LagMonitor:
         self.cpu_s = time.process_time() - self.cpu_start
         self.wall_s = time.perf_counter() - self.wall_start
 
-    def report(self, ttft_median_ms: float | None, tpot_median_ms: float | None,
-               output_tokens: int, tolerance: Tolerance) -> dict[str, object]:
+    def report(
+        self,
+        ttft_median_ms: float | None,
+        tpot_median_ms: float | None,
+        output_tokens: int,
+        tolerance: Tolerance,
+    ) -> dict[str, object]:
         """The self-check verdict: lag statistics, error bounds, tolerances, validity."""
         lag = np.asarray(self.samples or [0.0]) * 1000.0
         lag_p99 = float(np.percentile(lag, 99))
         ttft_bound = lag_p99
         tpot_bound = lag_p99 / max(output_tokens - 1, 1)
         reasons = []
-        check = {"ttft": (ttft_bound, ttft_median_ms, tolerance.ttft_limit),
-                 "tpot": (tpot_bound, tpot_median_ms, tolerance.tpot_limit)}
+        check = {
+            "ttft": (ttft_bound, ttft_median_ms, tolerance.ttft_limit),
+            "tpot": (tpot_bound, tpot_median_ms, tolerance.tpot_limit),
+        }
         limits: dict[str, float | None] = {}
         for name, (bound, median, limit_of) in check.items():
             if median is None:
@@ -96,8 +103,12 @@ class LagMonitor:
         return {
             "valid": not reasons,
             "reasons": reasons,
-            "loop_lag_ms": {"samples": len(self.samples), "median": float(np.median(lag)),
-                            "p99": lag_p99, "max": float(lag.max())},
+            "loop_lag_ms": {
+                "samples": len(self.samples),
+                "median": float(np.median(lag)),
+                "p99": lag_p99,
+                "max": float(lag.max()),
+            },
             "ttft_error_bound_ms": ttft_bound,
             "tpot_error_bound_ms": tpot_bound,
             "ttft_tolerance_ms": limits["ttft"],

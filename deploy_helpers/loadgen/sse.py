@@ -63,8 +63,7 @@ def _data_of(block: bytes) -> bytes:
     """The data of one SSE event block (multi-line data joined, comments dropped)."""
     if block.startswith(b"data: ") and b"\n" not in block:  # the usual one-line event
         return block[6:]
-    return b"\n".join(line[5:].lstrip() for line in block.split(b"\n")
-                      if line.startswith(b"data:"))
+    return b"\n".join(line[5:].lstrip() for line in block.split(b"\n") if line.startswith(b"data:"))
 
 
 def split_events(pieces: Iterable[tuple[float, bytes]]) -> list[tuple[float, bytes]]:

@@ -22,9 +22,18 @@ from websockets.sync.client import ClientConnection, connect
 
 from deploy_helpers.errors import SuiteError
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--remote-debugging-port=0", "--window-size=1280,1000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-port=0",
+    "--window-size=1280,1000",
+]
 DEVTOOLS = re.compile(r"DevTools listening on (ws://\S+)")
 PAGE_FACTS = """(() => ({
   verdict: (document.querySelector('[data-verdict]') || {}).textContent || null,
@@ -62,8 +71,13 @@ class DevTools:
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout_s: float = 30.0) -> dict[str, Any]:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> dict[str, Any]:
         """Send a command and return its result (events that arrive meanwhile are kept)."""
         self.next_id += 1
         message: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
@@ -105,8 +119,11 @@ def console_errors(events: list[dict[str, Any]]) -> list[str]:
     for event in events:
         method, params = event.get("method"), event.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append(" ".join(str(a.get("value", a.get("description", "")))
-                                   for a in params.get("args", [])))
+            errors.append(
+                " ".join(
+                    str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
+                )
+            )
         elif method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
             errors.append(details.get("exception", {}).get("description") or details.get("text"))
@@ -135,8 +152,9 @@ def check_page(html: Path, screenshot: Path, timeout_s: float = 60.0) -> PageChe
     """Load `html` in a fresh headless Chromium profile; report what it saw; save a PNG."""
     profile = tempfile.mkdtemp(prefix="report-chromium-")
     argv = [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", "about:blank"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         with connect(_devtools_url(proc, timeout_s), max_size=None, open_timeout=20) as ws:
             return _inspect(DevTools(ws), html, screenshot, timeout_s)
@@ -155,23 +173,29 @@ def check_page(html: Path, screenshot: Path, timeout_s: float = 60.0) -> PageChe
 def _inspect(tools: DevTools, html: Path, screenshot: Path, timeout_s: float) -> PageCheck:
     """Open `html` in a new tab of the connected browser and read what it shows."""
     target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = tools.send("Target.attachToTarget",
-                         {"targetId": target, "flatten": True})["sessionId"]
+    session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+        "sessionId"
+    ]
     for domain in ("Page", "Runtime", "Log"):
         tools.send(f"{domain}.enable", session=session)
     tools.send("Page.navigate", {"url": html.resolve().as_uri()}, session=session)
     tools.wait_for("Page.loadEventFired", timeout_s)
     tools.drain(0.5)
-    facts = tools.send("Runtime.evaluate", {"expression": PAGE_FACTS, "returnByValue": True},
-                       session=session)["result"]["value"]
+    facts = tools.send(
+        "Runtime.evaluate", {"expression": PAGE_FACTS, "returnByValue": True}, session=session
+    )["result"]["value"]
     size = tools.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-    shot = tools.send("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
-                 "scale": 1},
-    }, session=session, timeout_s=timeout_s)
+    shot = tools.send(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+        session=session,
+        timeout_s=timeout_s,
+    )
     screenshot.write_bytes(base64.b64decode(shot["data"]))
     with suppress(Exception):
         tools.send("Browser.close", timeout_s=5)
-    return PageCheck(console_errors=console_errors(tools.events), screenshot=screenshot,
-                     **facts)
+    return PageCheck(console_errors=console_errors(tools.events), screenshot=screenshot, **facts)

@@ -26,8 +26,12 @@ class RunDiff:
     def regressions(self) -> int:
         """Checks that stopped passing, figures that got worse beyond the tolerance, and
         scores that fell below the other run's interval."""
-        return sum(1 for changes in (self.outcomes, self.perf, self.measurements, self.scores)
-                   for c in changes if c["change"] == "regressed")
+        return sum(
+            1
+            for changes in (self.outcomes, self.perf, self.measurements, self.scores)
+            for c in changes
+            if c["change"] == "regressed"
+        )
 
 
 def _outcomes(a: dict, b: dict) -> list[dict[str, str]]:
@@ -70,12 +74,27 @@ def _perf(a: dict, b: dict, tolerance: float) -> list[dict[str, Any]]:
             if abs(ratio) <= tolerance:
                 continue
             better = ratio > 0 if name in HIGHER_IS_BETTER else ratio < 0
-            moved.append({"measurement": key, "figure": name, "before": old, "after": new,
-                          "change_pct": round(100 * ratio, 1),
-                          "change": "improved" if better else "regressed"})
+            moved.append(
+                {
+                    "measurement": key,
+                    "figure": name,
+                    "before": old,
+                    "after": new,
+                    "change_pct": round(100 * ratio, 1),
+                    "change": "improved" if better else "regressed",
+                }
+            )
     for key in sorted(before.keys() ^ after.keys()):
-        moved.append({"measurement": key, "figure": "-", "before": None, "after": None,
-                      "change_pct": None, "change": "only in A" if key in before else "only in B"})
+        moved.append(
+            {
+                "measurement": key,
+                "figure": "-",
+                "before": None,
+                "after": None,
+                "change_pct": None,
+                "change": "only in A" if key in before else "only in B",
+            }
+        )
     return moved
 
 
@@ -94,9 +113,13 @@ def _measurement_change(old: Any, new: Any, better: str | None, tolerance: float
 
 def _measurements(a: dict, b: dict, tolerance: float) -> list[dict[str, Any]]:
     """Measurements (pass rates, TPOT ratios, post-storm time, survival) that moved."""
+
     def by_key(summary: dict) -> dict[str, dict[str, Any]]:  # scores are compared apart
-        return {f"{m['nodeid']}|{m['name']}": m for m in summary.get("measurements", [])
-                if m.get("kind") not in scores.KINDS}
+        return {
+            f"{m['nodeid']}|{m['name']}": m
+            for m in summary.get("measurements", [])
+            if m.get("kind") not in scores.KINDS
+        }
 
     before, after = by_key(a), by_key(b)
     moved = []
@@ -104,8 +127,15 @@ def _measurements(a: dict, b: dict, tolerance: float) -> list[dict[str, Any]]:
         old, new = before[key]["value"], after[key]["value"]
         change = _measurement_change(old, new, after[key].get("better"), tolerance)
         if change:
-            moved.append({"measurement": key, "before": old, "after": new, "change": change,
-                          "unit": after[key]["unit"]})
+            moved.append(
+                {
+                    "measurement": key,
+                    "before": old,
+                    "after": new,
+                    "change": change,
+                    "unit": after[key]["unit"],
+                }
+            )
     return moved
 
 
@@ -125,44 +155,66 @@ def _scores(a: dict, b: dict) -> list[dict[str, Any]]:
         if abs(delta) < 1e-9:
             continue
         beyond = _outside(new["value"], old.get("interval")) and _outside(
-            old["value"], new.get("interval"))
+            old["value"], new.get("interval")
+        )
         change = ("improved" if delta > 0 else "regressed") if beyond else "within noise"
-        moved.append({"score": f"{new.get('target')} {scores.label(new)} {new.get('metric')}",
-                      "before": old["value"], "after": new["value"],
-                      "change_points": round(100 * delta, 1), "change": change,
-                      "samples": [old.get("samples"), new.get("samples")]})
+        moved.append(
+            {
+                "score": f"{new.get('target')} {scores.label(new)} {new.get('metric')}",
+                "before": old["value"],
+                "after": new["value"],
+                "change_points": round(100 * delta, 1),
+                "change": change,
+                "samples": [old.get("samples"), new.get("samples")],
+            }
+        )
     return moved
 
 
 def _fingerprint(a: dict, b: dict) -> list[dict[str, Any]]:
     """Differences in what identifies the stack: suite, host keys, per-target engine/weights."""
+
     def flat(fp: dict) -> dict[str, Any]:
         out = {f"suite.{k}": v for k, v in fp["suite"].items()}
         out.update({f"host.{k}": v for k, v in fp["host"].items() if k != "hostname"})
         for target, sections in fp["targets"].items():
             for section, facts in sections.items():
                 if isinstance(facts, dict):
-                    out.update({f"{target}.{section}.{k}": v for k, v in facts.items()
-                                if k not in ("endpoint", "path")})
+                    out.update(
+                        {
+                            f"{target}.{section}.{k}": v
+                            for k, v in facts.items()
+                            if k not in ("endpoint", "path")
+                        }
+                    )
         return out
 
     fa, fb = flat(a["fingerprint"]), flat(b["fingerprint"])
-    return [{"key": k, "before": fa.get(k), "after": fb.get(k)}
-            for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)]
+    return [
+        {"key": k, "before": fa.get(k), "after": fb.get(k)}
+        for k in sorted(fa.keys() | fb.keys())
+        if fa.get(k) != fb.get(k)
+    ]
 
 
 def diff(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.05) -> RunDiff:
     """Compare summaries `a` (before) and `b` (after); `tolerance` is a fraction (0.05 = 5%)."""
-    return RunDiff(_outcomes(a, b), _perf(a, b, tolerance), _fingerprint(a, b),
-                   _measurements(a, b, tolerance), _scores(a, b))
+    return RunDiff(
+        _outcomes(a, b),
+        _perf(a, b, tolerance),
+        _fingerprint(a, b),
+        _measurements(a, b, tolerance),
+        _scores(a, b),
+    )
 
 
 def as_text(result: RunDiff, a: dict, b: dict, tolerance: float) -> str:
     """The diff as lines for a terminal."""
     lines = [f"A {a['run_id']}: {a['verdict']}", f"B {b['run_id']}: {b['verdict']}", ""]
     lines.append(f"outcomes that changed ({len(result.outcomes)}):")
-    lines += [f"  {o['change']:<9} {o['nodeid']}: {o['before']} -> {o['after']}"
-              for o in result.outcomes] or ["  none"]
+    lines += [
+        f"  {o['change']:<9} {o['nodeid']}: {o['before']} -> {o['after']}" for o in result.outcomes
+    ] or ["  none"]
     lines.append(f"performance beyond {tolerance:.0%} ({len(result.perf)}):")
     lines += [
         f"  {p['change']:<9} {p['measurement']} {p['figure']}: {p['before']} -> {p['after']}"
@@ -170,13 +222,18 @@ def as_text(result: RunDiff, a: dict, b: dict, tolerance: float) -> str:
         for p in result.perf
     ] or ["  none"]
     lines.append(f"measurements beyond {tolerance:.0%} ({len(result.measurements)}):")
-    lines += [f"  {m['change']:<9} {m['measurement']}: {m['before']} -> {m['after']} {m['unit']}"
-              for m in result.measurements] or ["  none"]
+    lines += [
+        f"  {m['change']:<9} {m['measurement']}: {m['before']} -> {m['after']} {m['unit']}"
+        for m in result.measurements
+    ] or ["  none"]
     lines.append(f"scores that moved ({len(result.scores)}):")
-    lines += [f"  {m['change']:<12} {m['score']}: {m['before']:.3f} -> {m['after']:.3f} "
-              f"({m['change_points']:+.1f} points, n {m['samples'][0]} / {m['samples'][1]})"
-              for m in result.scores] or ["  none"]
+    lines += [
+        f"  {m['change']:<12} {m['score']}: {m['before']:.3f} -> {m['after']:.3f} "
+        f"({m['change_points']:+.1f} points, n {m['samples'][0]} / {m['samples'][1]})"
+        for m in result.scores
+    ] or ["  none"]
     lines.append(f"fingerprint differences ({len(result.fingerprint)}):")
     lines += [f"  {f['key']}: {f['before']} -> {f['after']}" for f in result.fingerprint] or [
-        "  none"]
+        "  none"
+    ]
     return "\n".join(lines)

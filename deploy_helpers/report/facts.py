@@ -61,10 +61,17 @@ def record(
 ) -> None:
     """Append one record to the run's facts file (safe across processes)."""
     line = json.dumps(
-        {"section": section, "target": target, "facts": facts, "append": append,
-         "source": source, "time": now_iso(),
-         "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")},
-        default=str, ensure_ascii=False,
+        {
+            "section": section,
+            "target": target,
+            "facts": facts,
+            "append": append,
+            "source": source,
+            "time": now_iso(),
+            "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        },
+        default=str,
+        ensure_ascii=False,
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     with (run_dir / FACTS_FILE).open("a", encoding="utf-8") as handle:
@@ -86,8 +93,14 @@ def read(run_dir: Path) -> list[dict[str, Any]]:
         try:
             records.append(json.loads(line))
         except ValueError:
-            records.append({"section": "problems", "target": None, "append": True,
-                            "facts": {"problem": f"{FACTS_FILE} line {number} is not JSON"}})
+            records.append(
+                {
+                    "section": "problems",
+                    "target": None,
+                    "append": True,
+                    "facts": {"problem": f"{FACTS_FILE} line {number} is not JSON"},
+                }
+            )
     return records
 
 
@@ -107,5 +120,6 @@ def merge(records: Iterable[dict[str, Any]]) -> dict[str | None, dict[str, Any]]
 def record_all(run_dir: Path, found: Iterable[Fact], source: str = "") -> None:
     """Record every fact a stage result exposes (its `facts()`)."""
     for fact in found:
-        record(run_dir, fact.section, fact.facts, target=fact.target, append=fact.append,
-               source=source)
+        record(
+            run_dir, fact.section, fact.facts, target=fact.target, append=fact.append, source=source
+        )

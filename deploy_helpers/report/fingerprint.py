@@ -55,17 +55,25 @@ def local_host() -> dict[str, Any]:
 
 def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
     """The suite checkout's commit and whether it has uncommitted changes."""
+
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
-                                  text=True, timeout=10, check=True)
+            done = subprocess.run(
+                ["git", "-C", str(repo), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
         except (OSError, subprocess.SubprocessError):
             return None
         return done.stdout.strip()
 
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": git("rev-parse", "HEAD") or "unknown",
-            "git_dirty": bool(status) if status is not None else None}
+    return {
+        "git_commit": git("rev-parse", "HEAD") or "unknown",
+        "git_dirty": bool(status) if status is not None else None,
+    }
 
 
 def suite_version() -> str:

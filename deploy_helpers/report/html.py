@@ -21,8 +21,17 @@ from deploy_helpers.report.summary import HTML_FILE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
-ORDER = ("failed", "error", "not_run", "no_floor", "waived", "xpassed", "xfailed", "skipped",
-         "passed")
+ORDER = (
+    "failed",
+    "error",
+    "not_run",
+    "no_floor",
+    "waived",
+    "xpassed",
+    "xfailed",
+    "skipped",
+    "passed",
+)
 SHOWN_STATS = ("median", "p99")  # the page's perf table; every statistic is in summary.json
 MEASUREMENT_KEYS = ("name", "value", "unit", "nodeid", "suite", "target", "outcome")
 
@@ -56,25 +65,30 @@ def render(summary: dict[str, Any], perf_results: list[dict[str, Any]]) -> str:
 
     tests = summary["tests"]
     scores = scores_of(summary)
-    return _environment().get_template(TEMPLATE).render(
-        s=summary,
-        failures=[t for t in tests if t["outcome"] in ("failed", "error")],
-        waived=[t for t in tests if t["outcome"] == "waived"],
-        limitations=[t for t in tests if t["outcome"] == "xfailed"],
-        suites=by_suite(tests),
-        host_keys=HOST_KEYS,
-        metrics=perf.METRICS,
-        shown_stats=SHOWN_STATS,
-        measurement_keys=MEASUREMENT_KEYS,
-        plots=perf_plots(perf_results),
-        scores=scores,
-        score_label=label,
-        scores_png=scores_plot(scores),
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(
+            s=summary,
+            failures=[t for t in tests if t["outcome"] in ("failed", "error")],
+            waived=[t for t in tests if t["outcome"] == "waived"],
+            limitations=[t for t in tests if t["outcome"] == "xfailed"],
+            suites=by_suite(tests),
+            host_keys=HOST_KEYS,
+            metrics=perf.METRICS,
+            shown_stats=SHOWN_STATS,
+            measurement_keys=MEASUREMENT_KEYS,
+            plots=perf_plots(perf_results),
+            scores=scores,
+            score_label=label,
+            scores_png=scores_plot(scores),
+        )
     )
 
 
-def write(run_dir: Path, summary: dict[str, Any], perf_results: list[dict[str, Any]],
-          secrets: list[str]) -> Path:
+def write(
+    run_dir: Path, summary: dict[str, Any], perf_results: list[dict[str, Any]], secrets: list[str]
+) -> Path:
     """Render the page into the run folder, secrets masked."""
     path = run_dir / HTML_FILE
     path.write_text(scrub_text(render(summary, perf_results), secrets), encoding="utf-8")

@@ -29,8 +29,11 @@ def add_run_properties(junit: Path, record: dict[str, Any]) -> None:
     tree = ET.parse(junit)
     root = tree.getroot()
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    pairs = [("verdict", record["verdict"]), *flatten(record["simulated"], "simulated"),
-             *flatten(record["fingerprint"], "fingerprint")]
+    pairs = [
+        ("verdict", record["verdict"]),
+        *flatten(record["simulated"], "simulated"),
+        *flatten(record["fingerprint"], "fingerprint"),
+    ]
     for suite in suites:
         properties = suite.find("properties")
         if properties is None:

@@ -65,8 +65,12 @@ def from_loadgen(result: dict[str, Any], name: str, target: str) -> dict[str, An
     """A load generator result (deploy_helpers.loadgen) in this report's perf format."""
     metrics = {
         ours: {stat: result[theirs][stat] or 0.0 for stat in STATS}
-        for ours, theirs in (("ttft_ms", "ttft_ms"), ("tpot_ms", "tpot_ms"),
-                             ("itl_ms", "itl_ms"), ("e2e_ms", "e2el_ms"))
+        for ours, theirs in (
+            ("ttft_ms", "ttft_ms"),
+            ("tpot_ms", "tpot_ms"),
+            ("itl_ms", "itl_ms"),
+            ("e2e_ms", "e2el_ms"),
+        )
         if result.get(theirs, {}).get("count")
     }
     return {
@@ -104,10 +108,12 @@ def _results_of(path: Path) -> list[dict[str, Any]]:
         raise SuiteError(f"--perf-baseline {path}: not JSON ({exc})") from None
     results = data.get("perf") if isinstance(data, dict) else None
     if not isinstance(results, list) or not all(
-            isinstance(r, dict) and {"name", "concurrency", "output_tok_s"} <= set(r)
-            for r in results):
-        raise SuiteError(f"--perf-baseline {path}: expected a run folder, its summary.json or "
-                         "a --record-baseline file (an object whose 'perf' lists results)")
+        isinstance(r, dict) and {"name", "concurrency", "output_tok_s"} <= set(r) for r in results
+    ):
+        raise SuiteError(
+            f"--perf-baseline {path}: expected a run folder, its summary.json or "
+            "a --record-baseline file (an object whose 'perf' lists results)"
+        )
     return results
 
 

@@ -94,10 +94,12 @@ def scores_plot(scores: list[dict[str, Any]]) -> str | None:
     for row, score in enumerate(scores):
         value = score["value"]
         color = {"passed": "tab:green", "failed": "tab:red", "waived": "tab:orange"}.get(
-            score.get("outcome"), "tab:gray")
+            score.get("outcome"), "tab:gray"
+        )
         low, high = score.get("interval") or (value, value)
-        ax.errorbar(value, row, xerr=[[value - low], [high - value]], fmt="o", color=color,
-                    capsize=3)
+        ax.errorbar(
+            value, row, xerr=[[value - low], [high - value]], fmt="o", color=color, capsize=3
+        )
         if score.get("floor") is not None:
             ax.plot(score["floor"], row, "|", color="black", markersize=14)
         if score.get("chance") is not None:

@@ -18,8 +18,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "waived", "no_floor",
-            "not_run")
+OUTCOMES = (
+    "passed",
+    "failed",
+    "error",
+    "skipped",
+    "xfailed",
+    "xpassed",
+    "waived",
+    "no_floor",
+    "not_run",
+)
 MEASUREMENT = "measurement:"  # user property prefix of a recorded measurement
 NO_FLOOR = "no_floor"  # value of the `outcome` user property of a check that has no floor
 NOT_RUN = "not_run"  # value of the `outcome` user property of a test that could not run
@@ -100,8 +109,10 @@ def fold(phases: list[Phase]) -> TestResult:
     if outcome == "waived":
         message = f"{props['waived']}; it failed: {cause_line(failure)}"
     if outcome == "failed" and waiver and waiver.get("status") == "expired":
-        message = (f"waiver '{waiver['check']}' expired {waiver['expires']} "
-                   f"({waiver['reason']}): {cause_line(message)}")
+        message = (
+            f"waiver '{waiver['check']}' expired {waiver['expires']} "
+            f"({waiver['reason']}): {cause_line(message)}"
+        )
     file, _, rest = nodeid.partition("::")
     measurements = [json.loads(v) for k, v in props.items() if k.startswith(MEASUREMENT)]
     return TestResult(

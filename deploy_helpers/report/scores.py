@@ -11,9 +11,16 @@ KINDS = ("accuracy", "bfcl")
 def scores_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The run's score measurements, accuracy first, each by target, task/category, mode."""
     found = [m for m in summary.get("measurements", []) if m.get("kind") in KINDS]
-    return sorted(found, key=lambda m: (KINDS.index(m["kind"]), m.get("target") or "",
-                                        m.get("task", ""), m.get("metric", ""),
-                                        str(m.get("mode"))))
+    return sorted(
+        found,
+        key=lambda m: (
+            KINDS.index(m["kind"]),
+            m.get("target") or "",
+            m.get("task", ""),
+            m.get("metric", ""),
+            str(m.get("mode")),
+        ),
+    )
 
 
 def label(score: dict[str, Any]) -> str:

@@ -41,6 +41,7 @@ def validate(summary: dict[str, Any]) -> None:
 
 def artifacts(run_dir: Path) -> dict[str, Any]:
     """The files of a run folder, by kind, relative to it."""
+
     def present(name: str) -> str | None:
         return name if (run_dir / name).exists() else None
 
@@ -94,8 +95,11 @@ def assemble(
 
 def measurements_table(results: list[TestResult]) -> list[dict[str, Any]]:
     """Every measurement of the run, each with the test that recorded it."""
-    return [{**m, "nodeid": r.nodeid, "suite": r.suite, "target": r.target,
-             "outcome": r.outcome} for r in results for m in r.measurements]
+    return [
+        {**m, "nodeid": r.nodeid, "suite": r.suite, "target": r.target, "outcome": r.outcome}
+        for r in results
+        for m in r.measurements
+    ]
 
 
 def write(run_dir: Path, summary: dict[str, Any]) -> Path:

@@ -56,8 +56,9 @@ def decide(
     for result in results:
         if result.outcome == "not_run":
             not_run[result.message] = not_run.get(result.message, 0) + 1
-    reasons.extend(f"not run: {n} test(s): {cause.removeprefix('not run: ')}"
-                   for cause, n in not_run.items())
+    reasons.extend(
+        f"not run: {n} test(s): {cause.removeprefix('not run: ')}" for cause, n in not_run.items()
+    )
     for waiver in waivers:
         if waiver["status"] == "expired" and waiver["failed"]:
             reasons.append(
@@ -85,8 +86,10 @@ def decide(
 
 def simulated(verdict: Verdict, about: dict[str, Any]) -> Verdict:
     """The verdict of a twin run: SIMULATED before it, what was simulated after its reasons."""
-    what = f"simulated: {about.get('profile')} twin, scenario {about.get('scenario')}, " \
-           f"model served {about.get('stand_in')}"
+    what = (
+        f"simulated: {about.get('profile')} twin, scenario {about.get('scenario')}, "
+        f"model served {about.get('stand_in')}"
+    )
     return Verdict(SIMULATED + verdict.verdict, [*verdict.reasons, what])
 
 

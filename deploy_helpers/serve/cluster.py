@@ -35,8 +35,13 @@ def node_label(plan: NodePlan) -> str:
     return f"node {plan.rank} ({plan.address})"
 
 
-def start_nodes(stack: Stack, run_dir: Path, log_dir: Path, command: NodeCommand,
-                on_start: Callable[[NodePlan, ExitStack], dict] | None = None) -> Service:
+def start_nodes(
+    stack: Stack,
+    run_dir: Path,
+    log_dir: Path,
+    command: NodeCommand,
+    on_start: Callable[[NodePlan, ExitStack], dict] | None = None,
+) -> Service:
     """Start `command` on every node over ssh; return once node 0 serves and all joined.
 
     `on_start(plan, resources)` runs before a node starts (e.g. to register the removal of
@@ -52,8 +57,7 @@ def start_nodes(stack: Stack, run_dir: Path, log_dir: Path, command: NodeCommand
                 argv = command(plan, list(env))
                 more = on_start(plan, resources) if on_start else {}
                 record_bring_up(run_dir, stack, argv, env, log, node=node_label(plan), **more)
-                proc = resources.enter_context(remote.running_remote(plan.address, argv, env,
-                                                                     log))
+                proc = resources.enter_context(remote.running_remote(plan.address, argv, env, log))
                 nodes.append(WatchedNode(node_label(plan), proc.alive, log, ended=proc.ended))
             wait_until_ready(stack, nodes)
         except BaseException:

@@ -112,8 +112,7 @@ def run_options(spec: ContainerSpec) -> dict:
 
 def _run_flags(spec: ContainerSpec) -> list[str]:
     """The `docker run` flags of `spec` (the guides' --net/--ipc/--privileged/--device/-v)."""
-    out = ["--init", "--name", spec.name, "--label", f"{LABEL}=1", "--network",
-           spec.network_mode]
+    out = ["--init", "--name", spec.name, "--label", f"{LABEL}=1", "--network", spec.network_mode]
     if spec.ipc_mode is not None:
         out += ["--ipc", spec.ipc_mode]
     if spec.privileged:
@@ -272,12 +271,16 @@ def running_container(
         raise SuiteError(f"container {spec.name}: devices not on this host: {', '.join(missing)}")
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"")
-    shaped = {"command": spec.shell, "tty": True, "stdin_open": True} if spec.shell else {
-        "command": argv, "environment": env}
+    shaped = (
+        {"command": spec.shell, "tty": True, "stdin_open": True}
+        if spec.shell
+        else {"command": argv, "environment": env}
+    )
     with sigterm_raises_interrupt():
         try:
-            container = client.containers.create(prepared.image_id, detach=True, **shaped,
-                                                  **run_options(spec))
+            container = client.containers.create(
+                prepared.image_id, detach=True, **shaped, **run_options(spec)
+            )
         except docker.errors.APIError as exc:
             raise SuiteError(f"docker run {spec.name}: {exc.explanation or exc}") from None
         pump = None

@@ -48,6 +48,14 @@ class ExistingService:
 
     def facts(self) -> list[Fact]:
         """The endpoint, its served name and the engine's version."""
-        return [Fact("engine", {"endpoint": self.endpoint.base_url,
-                                "served_model_name": self.endpoint.served_model_name,
-                                "version": engine_version(self.endpoint)}, self.target)]
+        return [
+            Fact(
+                "engine",
+                {
+                    "endpoint": self.endpoint.base_url,
+                    "served_model_name": self.endpoint.served_model_name,
+                    "version": engine_version(self.endpoint),
+                },
+                self.target,
+            )
+        ]

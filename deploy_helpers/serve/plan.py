@@ -84,7 +84,8 @@ def gpu_memory_utilization(target: Target) -> float | None:
 def graph_mode_names(target: Target) -> list[str]:
     """The graph modes that apply to the target's model family, default first."""
     modes = [
-        m for m in target.hardware.graph_modes
+        m
+        for m in target.hardware.graph_modes
         if m.families is None or target.model.family in m.families
     ]
     return [m.name for m in sorted(modes, key=lambda m: not m.default)]
@@ -125,16 +126,23 @@ def fill(text: str, ctx: dict[str, object]) -> str:
     return PLACEHOLDER.sub(sub, text)
 
 
-def serve_flags(target: Target, graph_mode: str | None = None, role: str = "head",
-                isa: str | None = None) -> dict:
+def serve_flags(
+    target: Target, graph_mode: str | None = None, role: str = "head", isa: str | None = None
+) -> dict:
     """The merged flags of a node: profile, its ISA class's, node role, deployment, graph
     mode, parsers."""
     hw = target.hardware
     role_flags = hw.serve.node_args.get(role, {}) if hw.nodes > 1 else {}
     isa_flags = hw.serve.args_by_isa.get(isa or "", {})
     _, mode_flags = _mode_args(target, graph_mode)
-    return _merge(hw.serve.args, isa_flags, role_flags, target.deployment.args, mode_flags,
-                  _parser_args(target))
+    return _merge(
+        hw.serve.args,
+        isa_flags,
+        role_flags,
+        target.deployment.args,
+        mode_flags,
+        _parser_args(target),
+    )
 
 
 def _render_flags(flags: dict[str, FlagValue], style: str, ctx: dict[str, object]) -> list[str]:

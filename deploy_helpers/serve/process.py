@@ -137,8 +137,14 @@ def running_process(
     always stop it."""
     proc = start_process(argv, env, log)
     try:
-        wait_until_serving(base_url, served_name, timeout_s,
-                           alive=lambda: proc.poll() is None, log=log, headers=headers)
+        wait_until_serving(
+            base_url,
+            served_name,
+            timeout_s,
+            alive=lambda: proc.poll() is None,
+            log=log,
+            headers=headers,
+        )
         yield proc
     finally:
         stop_process_group(proc)

@@ -29,11 +29,15 @@ def watch_nodes(nodes: list[WatchedNode]) -> Callable[[], bool]:
         for node in nodes:
             remedy = explain_failure(tail(node.log, 60))
             if remedy:
-                raise ServerStartError(f"{node.name}: fatal line in {node.log}\nremedy: "
-                                       f"{remedy}\nlast lines:\n{tail(node.log)}")
+                raise ServerStartError(
+                    f"{node.name}: fatal line in {node.log}\nremedy: "
+                    f"{remedy}\nlast lines:\n{tail(node.log)}"
+                )
             if not node.alive():
-                raise ServerStartError(f"{node.name} exited before serving; log {node.log}, "
-                                       f"last lines:\n{tail(node.log)}")
+                raise ServerStartError(
+                    f"{node.name} exited before serving; log {node.log}, "
+                    f"last lines:\n{tail(node.log)}"
+                )
         return True
 
     return check
@@ -50,8 +54,9 @@ def wait_for_join(stack: Stack, node: WatchedNode, watch: Callable[[], bool]) ->
         if node.log.exists() and re.search(pattern, node.log.read_text(errors="replace")):
             return
         time.sleep(1.0)
-    raise ServerStartError(f"{node.name} never logged joining ({pattern!r}); log {node.log}:\n"
-                           f"{tail(node.log)}")
+    raise ServerStartError(
+        f"{node.name} never logged joining ({pattern!r}); log {node.log}:\n{tail(node.log)}"
+    )
 
 
 def listening_elsewhere(stack: Stack, log: str) -> str | None:
@@ -72,16 +77,25 @@ def wait_until_ready(stack: Stack, nodes: list[WatchedNode]) -> None:
 
     def watch() -> bool:
         head = nodes[0].log
-        elsewhere = listening_elsewhere(stack, head.read_text(errors="replace")) \
-            if head.exists() else None
+        elsewhere = (
+            listening_elsewhere(stack, head.read_text(errors="replace")) if head.exists() else None
+        )
         if elsewhere:
-            raise ServerStartError(f"the engine listens on {elsewhere}, but the plan polls "
-                                   f"port {stack.head.port} (the serve argv's --port, else the "
-                                   f"engine's default); log {head}")
+            raise ServerStartError(
+                f"the engine listens on {elsewhere}, but the plan polls "
+                f"port {stack.head.port} (the serve argv's --port, else the "
+                f"engine's default); log {head}"
+            )
         return node_watch()
 
     endpoint = stack.endpoint()
-    wait_until_serving(stack.base_url, stack.served_model_name, stack.readiness_timeout_s,
-                       alive=watch, log=nodes[0].log, headers=endpoint.headers)
+    wait_until_serving(
+        stack.base_url,
+        stack.served_model_name,
+        stack.readiness_timeout_s,
+        alive=watch,
+        log=nodes[0].log,
+        headers=endpoint.headers,
+    )
     for node in nodes[1:]:
         wait_for_join(stack, node, watch)

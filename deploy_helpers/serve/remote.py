@@ -51,8 +51,12 @@ def remote_command(argv: list[str]) -> str:
 def run(host: str, argv: list[str], timeout_s: float = 30) -> subprocess.CompletedProcess:
     """Run a short command on `host` and return its result (text output, wrapper line removed)."""
     done = subprocess.run(
-        [*ssh_argv(host), remote_command(argv)], input="\n", capture_output=True,
-        text=True, timeout=timeout_s, check=False,
+        [*ssh_argv(host), remote_command(argv)],
+        input="\n",
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
     )
     done.stdout = re.sub(r"^remote-pgid \d+\n", "", done.stdout, count=1)
     return done
@@ -76,8 +80,11 @@ class RemoteProcess:
         code = self.client.poll()
         if code is None:
             return None
-        return "lost its ssh session (status 255)" if code == 255 else \
-            f"exited with status {code} (over ssh)"
+        return (
+            "lost its ssh session (status 255)"
+            if code == 255
+            else f"exited with status {code} (over ssh)"
+        )
 
     def pgid(self, wait_s: float = 0.0) -> int | None:
         """The remote process group id the wrapper reported, waiting up to `wait_s`."""
@@ -129,7 +136,9 @@ def running_remote(
     with log.open("wb") as out:
         client = subprocess.Popen(
             [*ssh_argv(host), remote_command(argv)],
-            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     process = RemoteProcess(host, client, log)
@@ -140,16 +149,19 @@ def running_remote(
             client.stdin.close()
         if process.pgid(wait_s=15.0) is None:
             said = log.read_text(errors="replace").strip().splitlines()
-            raise SuiteError(f"{host}: the serve command did not start over ssh "
-                             f"({said[-1] if said else 'no output'}); see {log}")
+            raise SuiteError(
+                f"{host}: the serve command did not start over ssh "
+                f"({said[-1] if said else 'no output'}); see {log}"
+            )
         yield process
     finally:
         stop(process)
 
 
 def _last_line(done: subprocess.CompletedProcess) -> str:
-    return (done.stderr.strip().splitlines() or done.stdout.strip().splitlines()
-            or ["no output"])[-1]
+    return (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[
+        -1
+    ]
 
 
 def image_id(host: str, image: str) -> str | None:
@@ -174,13 +186,17 @@ def prepare_image(plan: NodePlan, tarball: Path | None) -> str:
             raise SuiteError(f"{node}: {tarball} was loaded but holds no image '{spec.image}'")
     if found is None:
         where = " and no tarball is configured" if tarball is None else ""
-        raise SuiteError(f"{node}: image '{spec.image}' is not there{where}: no registry is "
-                         f"asked; `docker load -i` it on that node")
+        raise SuiteError(
+            f"{node}: image '{spec.image}' is not there{where}: no registry is "
+            f"asked; `docker load -i` it on that node"
+        )
     named = run(plan.address, ["docker", "ps", "-aq", "--filter", f"name=^/{spec.name}$"])
     if named.stdout.strip():
-        raise SuiteError(f"{node}: a container named '{spec.name}' already exists there: "
-                         f"remove it (docker rm -f {spec.name}) or name this deployment's "
-                         f"container otherwise")
+        raise SuiteError(
+            f"{node}: a container named '{spec.name}' already exists there: "
+            f"remove it (docker rm -f {spec.name}) or name this deployment's "
+            f"container otherwise"
+        )
     return found
 
 
@@ -193,5 +209,7 @@ def start_container(plan: NodePlan, argv: list[str]) -> None:
     """`docker run -d` a node's container (its shell, waiting for the serve command)."""
     done = run(plan.address, argv, timeout_s=120)
     if done.returncode != 0:
-        raise SuiteError(f"node {plan.rank} ({plan.address}): docker run "
-                         f"{plan.container.name} failed ({_last_line(done)})")
+        raise SuiteError(
+            f"node {plan.rank} ({plan.address}): docker run "
+            f"{plan.container.name} failed ({_last_line(done)})"
+        )

@@ -64,8 +64,7 @@ class Stack:
     expected: Target
 
     @classmethod
-    def plan(cls, target: Target, options: RunOptions, expected: Target | None = None
-             ) -> Stack:
+    def plan(cls, target: Target, options: RunOptions, expected: Target | None = None) -> Stack:
         """Plan `target` with `options`: the one place plans are built. `expected` is the
         target whose model-quality expectations apply (golden answers, templates, known
         issues, floors): the model actually served, which on a twin is a stand-in."""
@@ -180,8 +179,13 @@ class Stack:
 
     def endpoint(self, log_path: Path | None = None) -> Endpoint:
         """The endpoint of this stack's service."""
-        return Endpoint(self.base_url, self.served_model_name, api_key=self.options.api_key,
-                        log_path=log_path, bounds=self.target.hardware.serve.request_bounds)
+        return Endpoint(
+            self.base_url,
+            self.served_model_name,
+            api_key=self.options.api_key,
+            log_path=log_path,
+            bounds=self.target.hardware.serve.request_bounds,
+        )
 
     def flag(self, name: str, node: int = 0) -> FlagValue:
         """The value node `node` serves `name` with (any spelling), or None."""
@@ -196,14 +200,16 @@ class Stack:
     def serves_like(self, other: Stack) -> bool:
         """Whether `other` starts exactly what this stack starts (then one bring-up serves
         both): the same target, and every node's argv, env and container the same."""
+
         def started(stack: Stack) -> list[tuple]:
             return [(n.address, n.argv, n.env, n.container) for n in stack.nodes]
 
         return self.target == other.target and started(self) == started(other)
 
     @contextmanager
-    def serving(self, run_dir: Path, prepared: Any, log_dir: Path | None = None
-                ) -> Iterator[Service]:
+    def serving(
+        self, run_dir: Path, prepared: Any, log_dir: Path | None = None
+    ) -> Iterator[Service]:
         """Start this stack with its launcher (the container stage's result `prepared`),
         its logs in `log_dir` (default: the run folder); yield the service once it serves;
         always stop it."""

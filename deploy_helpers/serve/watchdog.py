@@ -79,23 +79,26 @@ def fault_of(service: Watched, cause: str, log: Path | None) -> Fault:
     """The fault `cause` of `service`, with the last lines of `log` and its fatal line."""
     last = tail(log, TAIL_LINES) if log is not None else ""
     fatal = fatal_line(last)
-    return Fault(service.target, cause, now_iso(), str(log) if log else None, last,
-                 *(fatal or (None, None)))
+    return Fault(
+        service.target, cause, now_iso(), str(log) if log else None, last, *(fatal or (None, None))
+    )
 
 
 class Watchdog:
     """Watches one service from a daemon thread until a fault or `stop()`."""
 
-    def __init__(self, service: Watched, on_fault: Callable[[Fault], None],
-                 bound_s: float | None = None) -> None:
+    def __init__(
+        self, service: Watched, on_fault: Callable[[Fault], None], bound_s: float | None = None
+    ) -> None:
         self.service = service
         self.on_fault = on_fault
         self.bound_s = bound_s if bound_s is not None else service.endpoint.bounds.health_s
         self.fault: Fault | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name=f"watchdog {service.target}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch, name=f"watchdog {service.target}", daemon=True
+        )
 
     def start(self) -> Watchdog:
         """Start watching."""
@@ -124,8 +127,13 @@ class Watchdog:
                 httpx.get(url, headers=self.service.endpoint.headers, timeout=PROBE_S)
             except httpx.ConnectError as exc:
                 logs = self.service.logs()
-                self._report(fault_of(self.service, f"the service died: {url} refuses "
-                                      f"connections ({exc})", logs[0] if logs else None))
+                self._report(
+                    fault_of(
+                        self.service,
+                        f"the service died: {url} refuses connections ({exc})",
+                        logs[0] if logs else None,
+                    )
+                )
             except httpx.HTTPError:
                 pass  # no answer yet: the thread counts it against the bound
         return self.fault
@@ -155,8 +163,9 @@ class Watchdog:
                     return
                 left = self.bound_s - (time.monotonic() - last_ok)
                 try:
-                    answer = http.get(f"{endpoint.base_url}/health",
-                                      timeout=max(0.1, min(PROBE_S, left)))
+                    answer = http.get(
+                        f"{endpoint.base_url}/health", timeout=max(0.1, min(PROBE_S, left))
+                    )
                     if answer.status_code == 200:
                         last_ok, last_said = time.monotonic(), ""
                         continue
@@ -167,7 +176,10 @@ class Watchdog:
                     last_said = f"; last try: {type(exc).__name__}: {exc}"
                 if time.monotonic() - last_ok >= self.bound_s:
                     fault = self._died() or fault_of(
-                        self.service, f"the service stopped answering: no answer to /health "
-                        f"for {self.bound_s:g} s{last_said}", logs[0] if logs else None)
+                        self.service,
+                        f"the service stopped answering: no answer to /health "
+                        f"for {self.bound_s:g} s{last_said}",
+                        logs[0] if logs else None,
+                    )
                     self._report(fault)
                     return

@@ -63,8 +63,7 @@ def _allow_bridged_traffic(bridge: str, undo: ExitStack) -> None:
     if shutil.which("iptables") is None:
         return
     rule = ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
-    done = subprocess.run(["iptables", "-I", *rule], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(["iptables", "-I", *rule], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SuiteError(f"iptables -I {' '.join(rule)}: {done.stderr.strip()}")
     undo.callback(subprocess.run, ["iptables", "-D", *rule], capture_output=True, check=False)
@@ -77,7 +76,8 @@ def _quiet_ip(*args: str) -> None:
 def _keygen(path: Path) -> None:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -86,8 +86,7 @@ def _sshd_config(work: Path, address: str, index: int, docker_host: str | None) 
     # sessions on a node with its own Docker engine talk to that engine
     set_env = f"SetEnv DOCKER_HOST={docker_host}\n" if docker_host else ""
     config.write_text(
-        set_env +
-        f"ListenAddress {address}\n"
+        set_env + f"ListenAddress {address}\n"
         "Port 22\n"
         f"HostKey {work / 'host_key'}\n"
         f"AuthorizedKeysFile {work / 'authorized_keys'}\n"
@@ -148,10 +147,15 @@ def run_in_namespace(index: int, namespace: str, daemons: list[Daemon]) -> Calla
     procs = []
     for daemon in daemons:
         with daemon.log.open("wb") as log:
-            procs.append(subprocess.Popen(
-                ["nsenter", f"--net=/run/netns/{namespace}", *daemon.argv], stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **daemon.env}))
+            procs.append(
+                subprocess.Popen(
+                    ["nsenter", f"--net=/run/netns/{namespace}", *daemon.argv],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env={**os.environ, **daemon.env},
+                )
+            )
 
     def stop() -> None:
         for proc in reversed(procs):
@@ -164,30 +168,50 @@ def _dockerd(root: Path) -> tuple[Daemon, str]:
     """A Docker engine of its own (state under `root`) and its DOCKER_HOST."""
     root.mkdir(parents=True)
     docker_host = f"unix://{root / 'docker.sock'}"
-    argv = ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-            "--pidfile", str(root / "dockerd.pid"), "-H", docker_host, "--bridge", "none",
-            "--iptables=false", "--ip6tables=false"]
+    argv = [
+        "dockerd",
+        "--data-root",
+        str(root / "data"),
+        "--exec-root",
+        str(root / "exec"),
+        "--pidfile",
+        str(root / "dockerd.pid"),
+        "-H",
+        docker_host,
+        "--bridge",
+        "none",
+        "--iptables=false",
+        "--ip6tables=false",
+    ]
     return Daemon(argv, root / "dockerd.log"), docker_host
 
 
 def _wait_for_docker(docker_host: str, root: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        done = subprocess.run(["docker", "-H", docker_host, "info"], capture_output=True,
-                              check=False)
+        done = subprocess.run(
+            ["docker", "-H", docker_host, "info"], capture_output=True, check=False
+        )
         if done.returncode == 0:
             return
         time.sleep(0.5)
-    raise SuiteError(f"dockerd at {docker_host} not answering after 60 s: see "
-                     f"{root / 'dockerd.log'}")
+    raise SuiteError(
+        f"dockerd at {docker_host} not answering after 60 s: see {root / 'dockerd.log'}"
+    )
 
 
 def _copy_image(image: str, docker_host: str) -> None:
     """`docker save IMAGE | docker -H DOCKER_HOST load`: the node gets the host's image."""
-    save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    load = subprocess.run(["docker", "-H", docker_host, "load"], stdin=save.stdout,
-                          capture_output=True, text=True, check=False)
+    save = subprocess.Popen(
+        ["docker", "save", image], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    load = subprocess.run(
+        ["docker", "-H", docker_host, "load"],
+        stdin=save.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     save.stdout.close()
     saved = save.wait()
     if saved != 0 or load.returncode != 0:
@@ -197,8 +221,9 @@ def _copy_image(image: str, docker_host: str) -> None:
 
 def namespace_pids(namespace: str) -> list[int]:
     """Pids of the processes running in network namespace `namespace`."""
-    done = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False
+    )
     return [int(pid) for pid in done.stdout.split()]
 
 
@@ -216,27 +241,35 @@ def _kill_namespace(namespace: str) -> None:
 def existing(name: str) -> list[str]:
     """Namespaces, links and FORWARD rules of testbed `name` that exist now (empty: clean)."""
     found = []
-    done = subprocess.run(["ip", "-o", "netns", "list"], capture_output=True, text=True,
-                          check=False)
-    found += [line.split()[0] for line in done.stdout.splitlines()
-              if line.split()[0].startswith(f"{name}-")]
-    done = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["ip", "-o", "netns", "list"], capture_output=True, text=True, check=False
+    )
+    found += [
+        line.split()[0]
+        for line in done.stdout.splitlines()
+        if line.split()[0].startswith(f"{name}-")
+    ]
+    done = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False)
     for line in done.stdout.splitlines():
         link = line.split(":")[1].strip().split("@")[0]
         if link.startswith(f"{name}-"):
             found.append(link)
     if shutil.which("iptables"):
-        done = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            ["iptables", "-S", "FORWARD"], capture_output=True, text=True, check=False
+        )
         found += [line for line in done.stdout.splitlines() if f"-i {name}-br " in line]
     return found
 
 
 @contextmanager
 def testbed(
-    nodes: int = 2, name: str = "llmtb", subnet: str = "10.241.0", nic: str = NIC,
-    docker_images: list[str] | None = None, runner: NodeRunner = run_in_namespace,
+    nodes: int = 2,
+    name: str = "llmtb",
+    subnet: str = "10.241.0",
+    nic: str = NIC,
+    docker_images: list[str] | None = None,
+    runner: NodeRunner = run_in_namespace,
     down: Collection[int] = (),
 ) -> Iterator[Testbed]:
     """Create `nodes` namespace hosts with sshd on `<subnet>.1..N`; always delete them.
@@ -253,8 +286,10 @@ def testbed(
         raise SuiteError(f"testbed name '{name}' too long for interface names (max 12)")
     leftovers = existing(name)
     if leftovers:
-        raise SuiteError(f"testbed '{name}' already exists ({', '.join(leftovers)}): "
-                         f"delete it (ip netns del / ip link del) or use another name")
+        raise SuiteError(
+            f"testbed '{name}' already exists ({', '.join(leftovers)}): "
+            f"delete it (ip netns del / ip link del) or use another name"
+        )
     work = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     bridge = f"{name}-br"
     namespaces = [f"{name}-n{i}" for i in range(nodes)]

@@ -54,24 +54,39 @@ def _source(target: Target) -> str:
 
 def _manifest(target: Target, root: Path, settings: Settings) -> CheckResult:
     manifest = settings.manifest or root / weights.MANIFEST_NAME
-    problems = weights.verify(root, manifest, rehash=settings.rehash,
-                              cache_path=settings.cache_path, progress=settings.progress,
-                              allow_unverified=target.model.unverified_files_allowed)
-    return CheckResult("manifest", root, problems,
-                       f"re-download the named files from {_source(target)} (an unverified file: "
-                       "remove it, or check it against the source and add it to the manifest), "
-                       f"then python -m deploy_helpers weights verify {root} --manifest {manifest}")
+    problems = weights.verify(
+        root,
+        manifest,
+        rehash=settings.rehash,
+        cache_path=settings.cache_path,
+        progress=settings.progress,
+        allow_unverified=target.model.unverified_files_allowed,
+    )
+    return CheckResult(
+        "manifest",
+        root,
+        problems,
+        f"re-download the named files from {_source(target)} (an unverified file: "
+        "remove it, or check it against the source and add it to the manifest), "
+        f"then python -m deploy_helpers weights verify {root} --manifest {manifest}",
+    )
 
 
 def _shards(target: Target, root: Path, settings: Settings) -> CheckResult:
-    return CheckResult("shards", root, weights_shards.check_layout(root),
-                       f"re-download the named files from {_source(target)}")
+    return CheckResult(
+        "shards",
+        root,
+        weights_shards.check_layout(root),
+        f"re-download the named files from {_source(target)}",
+    )
 
 
 def _dtype(target: Target, root: Path, settings: Settings) -> CheckResult:
     allowed = target.hardware.dtypes
     return CheckResult(
-        "dtype", root, weights_config.check_dtype(root, allowed),
+        "dtype",
+        root,
+        weights_config.check_dtype(root, allowed),
         f"{target.hardware.name} computes in {', '.join(allowed)}: python -m deploy_helpers "
         f"weights set-dtype {root} {allowed[0]} --update-manifest",
     )
@@ -80,9 +95,13 @@ def _dtype(target: Target, root: Path, settings: Settings) -> CheckResult:
 def _quantization(target: Target, root: Path, settings: Settings) -> CheckResult:
     want = target.model.quantization
     problems = weights_config.check_quantization(root, want, target.hardware.dtypes)
-    return CheckResult("quantization", root, problems,
-                       f"use the {want or 'unquantized'} checkpoint of {_source(target)} "
-                       "(the Ascend NPU does not compute fp8)")
+    return CheckResult(
+        "quantization",
+        root,
+        problems,
+        f"use the {want or 'unquantized'} checkpoint of {_source(target)} "
+        "(the Ascend NPU does not compute fp8)",
+    )
 
 
 def _identity(target: Target, root: Path, settings: Settings) -> CheckResult:
@@ -91,14 +110,18 @@ def _identity(target: Target, root: Path, settings: Settings) -> CheckResult:
     model_id = _source(target)
     note = f" ({target.model.source.note})" if target.model.source.note else ""
     return CheckResult(
-        "identity", root, weights_config.check_identity(root, published.published(), model_id),
+        "identity",
+        root,
+        weights_config.check_identity(root, published.published(), model_id),
         f"{root} does not hold {model_id}: download {model_id} there{note}",
     )
 
 
 def _tools_template(target: Target, root: Path, settings: Settings) -> CheckResult:
     return CheckResult(
-        "tools_template", root, weights_config.check_tools_in_template(root),
+        "tools_template",
+        root,
+        weights_config.check_tools_in_template(root),
         "replace tokenizer_config.json chat_template (or chat_template.jinja) with the model's "
         "tool-call template (seed 003 §5.3: tokenizer_config_with_tool_call.json)",
     )
@@ -108,9 +131,12 @@ def _thinking_template(target: Target, root: Path, settings: Settings) -> CheckR
     switch = target.model.chat.thinking
     assert switch is not None  # checks_for lists this check only when the catalog has one
     problems = weights_config.check_thinking_switch(
-        root, switch.kwarg, switch.prompt_suffix_on, switch.prompt_suffix_off)
+        root, switch.kwarg, switch.prompt_suffix_on, switch.prompt_suffix_off
+    )
     return CheckResult(
-        "thinking_template", root, problems,
+        "thinking_template",
+        root,
+        problems,
         f"use the model's chat template with the {switch.kwarg} switch (seed 003 §5.2)",
     )
 
@@ -143,15 +169,22 @@ def checks_for(target: Target, expected: Target | None = None) -> list[str]:
     return names
 
 
-def run_check(name: str, target: Target, root: Path, settings: Settings = Settings(),
-              expected: Target | None = None) -> CheckResult:
+def run_check(
+    name: str,
+    target: Target,
+    root: Path,
+    settings: Settings = Settings(),
+    expected: Target | None = None,
+) -> CheckResult:
     """Run one named check on the weights directory `root` of `target`."""
     held_to = (expected or target) if name in MODEL_CHECKS else target
     return CHECKS[name](held_to, root, settings)
 
 
-def verify_target(target: Target, root: Path, settings: Settings = Settings(),
-                  expected: Target | None = None) -> list[CheckResult]:
+def verify_target(
+    target: Target, root: Path, settings: Settings = Settings(), expected: Target | None = None
+) -> list[CheckResult]:
     """Every applicable check; raises WeightsError when `root` or its manifest is unusable."""
-    return [run_check(name, target, root, settings, expected)
-            for name in checks_for(target, expected)]
+    return [
+        run_check(name, target, root, settings, expected) for name in checks_for(target, expected)
+    ]

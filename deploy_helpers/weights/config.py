@@ -28,8 +28,13 @@ CONFIG = "config.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 TEMPLATE_FILE = "chat_template.jinja"
 DTYPE_KEYS = ("torch_dtype", "dtype")
-DTYPE_ALIASES = {"half": "float16", "fp16": "float16", "bf16": "bfloat16", "float": "float32",
-                 "fp32": "float32"}
+DTYPE_ALIASES = {
+    "half": "float16",
+    "fp16": "float16",
+    "bf16": "bfloat16",
+    "float": "float32",
+    "fp32": "float32",
+}
 PROBE_TOOL = "acceptance_probe_tool"
 W8A8_TYPES = {"W8A8", "W8A8_DYNAMIC"}
 
@@ -168,8 +173,9 @@ def detect_quantization(root: Path) -> Quantization:
     if isinstance(qc, dict) and (found := _from_quantization_config(qc)):
         schemes[found[0]] = f"{CONFIG}: quantization_config {found[1]}"
     if isinstance(config.get("quantize"), str):  # MindIE's convention: "quantize": "w8a8"
-        schemes.setdefault(scheme_family(config["quantize"]),
-                           f"{CONFIG}: quantize {config['quantize']}")
+        schemes.setdefault(
+            scheme_family(config["quantize"]), f"{CONFIG}: quantize {config['quantize']}"
+        )
     for path in sorted(root.glob("quant_model_description*.json")):
         try:
             description = read_json(path)
@@ -178,11 +184,11 @@ def detect_quantization(root: Path) -> Quantization:
             continue
         if description.get("model_quant_type"):
             family = scheme_family(description["model_quant_type"])
-            schemes.setdefault(family, f"{path.name}: model_quant_type "
-                                       f"{description['model_quant_type']}")
+            schemes.setdefault(
+                family, f"{path.name}: model_quant_type {description['model_quant_type']}"
+            )
         for tensor, kind in description.items():
-            if isinstance(kind, str) and kind.isupper() and kind != "FLOAT" and (
-                    "." in tensor):
+            if isinstance(kind, str) and kind.isupper() and kind != "FLOAT" and ("." in tensor):
                 schemes.setdefault(scheme_family(kind), f"{path.name}: {tensor} is {kind}")
     return Quantization(schemes)
 
@@ -197,15 +203,20 @@ def check_quantization(root: Path, expected: str | None, hardware_dtypes: list[s
         if family == want:
             continue
         if family == "fp8" and not computes_fp8:
-            problems.append(f"{evidence}: fp8 quantization, which this hardware does not "
-                            f"compute (it computes {', '.join(hardware_dtypes)})")
+            problems.append(
+                f"{evidence}: fp8 quantization, which this hardware does not "
+                f"compute (it computes {', '.join(hardware_dtypes)})"
+            )
         else:
-            problems.append(f"{evidence}: {family} quantization, the catalog says "
-                            f"{want or 'unquantized'}")
+            problems.append(
+                f"{evidence}: {family} quantization, the catalog says {want or 'unquantized'}"
+            )
     if want and want not in found.families:
-        problems.append(f"{root.name}: declares no {want} quantization (expected "
-                        "quant_model_description.json with model_quant_type W8A8 or "
-                        "W8A8_DYNAMIC, or config.json quantization_config)")
+        problems.append(
+            f"{root.name}: declares no {want} quantization (expected "
+            "quant_model_description.json with model_quant_type W8A8 or "
+            "W8A8_DYNAMIC, or config.json quantization_config)"
+        )
     return problems
 
 
@@ -252,8 +263,9 @@ def render_chat(root: Path, template: str, **variables: object) -> str:
     def tojson(value: object, indent: int | None = None, **_: object) -> str:
         return json.dumps(value, ensure_ascii=False, indent=indent)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=["jinja2.ext.loopcontrols"])
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+    )
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = lambda fmt: dt.datetime.now().strftime(fmt)
@@ -265,8 +277,11 @@ PROBE = {
     "function": {
         "name": PROBE_TOOL,
         "description": "Probe offered by the acceptance suite.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
     },
 }
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -276,14 +291,19 @@ def check_tools_in_template(root: Path) -> list[str]:
     """The template must write an offered tool into the prompt (seed 003 §5.3)."""
     try:
         source, template = load_chat_template(root, "tool_use")
-        prompt = render_chat(root, template, messages=MESSAGES, tools=[PROBE],
-                             add_generation_prompt=True)
+        prompt = render_chat(
+            root, template, messages=MESSAGES, tools=[PROBE], add_generation_prompt=True
+        )
     except Exception as exc:  # a template error of any kind is the finding
-        return [f"{TEMPLATE_FILE}/{TOKENIZER_CONFIG}: chat template does not render with "
-                f"tools ({type(exc).__name__}: {exc})"]
+        return [
+            f"{TEMPLATE_FILE}/{TOKENIZER_CONFIG}: chat template does not render with "
+            f"tools ({type(exc).__name__}: {exc})"
+        ]
     if PROBE_TOOL not in prompt:
-        return [f"{source}: chat_template has no tool-call section (an offered tool does not "
-                "appear in the rendered prompt)"]
+        return [
+            f"{source}: chat_template has no tool-call section (an offered tool does not "
+            "appear in the rendered prompt)"
+        ]
     return []
 
 
@@ -293,14 +313,19 @@ def check_thinking_switch(root: Path, kwarg: str, suffix_on: str, suffix_off: st
     for value, suffix in ((True, suffix_on), (False, suffix_off)):
         try:
             source, template = load_chat_template(root)
-            prompt = render_chat(root, template, messages=MESSAGES, add_generation_prompt=True,
-                                 **{kwarg: value})
+            prompt = render_chat(
+                root, template, messages=MESSAGES, add_generation_prompt=True, **{kwarg: value}
+            )
         except Exception as exc:  # a template error of any kind is the finding
-            return [f"{TEMPLATE_FILE}/{TOKENIZER_CONFIG}: chat template does not render "
-                    f"({type(exc).__name__}: {exc})"]
+            return [
+                f"{TEMPLATE_FILE}/{TOKENIZER_CONFIG}: chat template does not render "
+                f"({type(exc).__name__}: {exc})"
+            ]
         if not prompt.endswith(suffix):
-            problems.append(f"{source}: with {kwarg}={value} the prompt ends "
-                            f"{prompt[-40:]!r}, expected {suffix!r}")
+            problems.append(
+                f"{source}: with {kwarg}={value} the prompt ends "
+                f"{prompt[-40:]!r}, expected {suffix!r}"
+            )
     return problems
 
 

@@ -29,8 +29,9 @@ def check_algorithm(algorithm: str) -> str:
     return algorithm
 
 
-def file_digest(path: Path, algorithm: str = "sha256", on_bytes: Callable[[int], None] | None = None
-                ) -> str:
+def file_digest(
+    path: Path, algorithm: str = "sha256", on_bytes: Callable[[int], None] | None = None
+) -> str:
     """Hex digest of one file, read in 4 MiB chunks into one reused buffer."""
     digest = hashlib.new(algorithm)
     buffer = bytearray(CHUNK)
@@ -120,9 +121,14 @@ def _progress(total: int, show: bool | None) -> AbstractContextManager:
         TransferSpeedColumn,
     )
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(),
-                    TimeRemainingColumn(), console=Console(stderr=True, force_terminal=show))
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True, force_terminal=show),
+    )
 
 
 def hash_files(
@@ -148,13 +154,17 @@ def hash_files(
             digests[path] = cached
     total = sum(p.stat().st_size for p in todo)
     pool: Executor = (ProcessPoolExecutor if use_processes else ThreadPoolExecutor)(
-        max_workers=min(workers or default_workers(), max(1, len(todo))))
+        max_workers=min(workers or default_workers(), max(1, len(todo)))
+    )
     with pool, _progress(total, progress) as bar:
         task = bar.add_task("hashing", total=total) if bar else None
         advance = (lambda n: bar.advance(task, n)) if bar and not use_processes else None
         futures = {
-            (pool.submit(_digest_in_worker, str(p), algorithm) if use_processes
-             else pool.submit(file_digest, p, algorithm, advance)): p
+            (
+                pool.submit(_digest_in_worker, str(p), algorithm)
+                if use_processes
+                else pool.submit(file_digest, p, algorithm, advance)
+            ): p
             for p in todo
         }
         for future in as_completed(futures):

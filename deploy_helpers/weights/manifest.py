@@ -34,8 +34,18 @@ SELF_MADE = "self-made"
 NO_ORIGIN = "not stated (a JSON manifest without origin: treat it as self-made)"
 SUM_LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{32}|[0-9a-fA-F]{64})\s+\*?(?P<path>.+)$")
 
-__all__ = ["MANIFEST_NAME", "WeightsError", "build_manifest", "file_digest", "load_manifest",
-           "unverified_files", "update_manifest_entry", "verify", "weight_files", "write_manifest"]
+__all__ = [
+    "MANIFEST_NAME",
+    "WeightsError",
+    "build_manifest",
+    "file_digest",
+    "load_manifest",
+    "unverified_files",
+    "update_manifest_entry",
+    "verify",
+    "weight_files",
+    "write_manifest",
+]
 
 
 class WeightsError(SuiteError):
@@ -45,8 +55,10 @@ class WeightsError(SuiteError):
 def weight_files(root: Path) -> list[Path]:
     """Every file under `root`, sorted, except manifests and dot-folders (download caches)."""
     return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.name != MANIFEST_NAME
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.name != MANIFEST_NAME
         and not any(part.startswith(".") for part in p.relative_to(root).parts[:-1])
     )
 
@@ -59,8 +71,13 @@ def _require_dir(root: Path) -> None:
         )
 
 
-def build_manifest(root: Path, algorithm: str = "sha256", *, workers: int | None = None,
-                   progress: bool | None = None) -> dict:
+def build_manifest(
+    root: Path,
+    algorithm: str = "sha256",
+    *,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> dict:
     """Manifest of `root`: algorithm, origin (self-made, dated) and, per relative path, size
     and digest."""
     _require_dir(root)
@@ -70,7 +87,7 @@ def build_manifest(root: Path, algorithm: str = "sha256", *, workers: int | None
     return {
         "algorithm": algorithm,
         "origin": f"{SELF_MADE} from the directory on {today}: it proves the files have not "
-                  "changed since, not that they are the source's",
+        "changed since, not that they are the source's",
         "files": {
             p.relative_to(root).as_posix(): {"size": p.stat().st_size, "digest": digests[p]}
             for p in files
@@ -78,8 +95,9 @@ def build_manifest(root: Path, algorithm: str = "sha256", *, workers: int | None
     }
 
 
-def write_manifest(root: Path, algorithm: str = "sha256", dest: Path | None = None, *,
-                   progress: bool | None = None) -> Path:
+def write_manifest(
+    root: Path, algorithm: str = "sha256", dest: Path | None = None, *, progress: bool | None = None
+) -> Path:
     """Write the manifest of `root` to `dest` (default: inside `root`)."""
     manifest = build_manifest(root, algorithm, progress=progress)
     dest = dest or root / MANIFEST_NAME
@@ -101,8 +119,11 @@ def _parse_sum_file(path: Path, text: str) -> dict:
     if len(lengths) != 1:
         raise WeightsError(f"{path}: mixes digest lengths or lists no files")
     algorithm = "sha256" if lengths == {64} else "md5"
-    return {"algorithm": algorithm, "origin": f"published ({algorithm}sum list {path.name})",
-            "files": files}
+    return {
+        "algorithm": algorithm,
+        "origin": f"published ({algorithm}sum list {path.name})",
+        "files": files,
+    }
 
 
 def load_manifest(path: Path, root: Path | None = None) -> dict:
@@ -136,11 +157,15 @@ def update_manifest_entry(manifest_path: Path, root: Path, rel: str) -> None:
     """Re-record one file of `root` in the manifest (after a deliberate, reported edit)."""
     manifest = load_manifest(manifest_path)
     if manifest["origin"].startswith("published"):
-        raise WeightsError(f"{manifest_path}: a published checksum list is not rewritten: "
-                           f"{rel} changed, so it no longer matches the source's")
+        raise WeightsError(
+            f"{manifest_path}: a published checksum list is not rewritten: "
+            f"{rel} changed, so it no longer matches the source's"
+        )
     path = root / rel
-    manifest["files"][rel] = {"size": path.stat().st_size,
-                              "digest": file_digest(path, manifest["algorithm"])}
+    manifest["files"][rel] = {
+        "size": path.stat().st_size,
+        "digest": file_digest(path, manifest["algorithm"]),
+    }
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
@@ -148,9 +173,12 @@ def unverified_files(root: Path, manifest_path: Path | None = None) -> list[str]
     """Files of `root` its manifest does not list (the manifest file itself excepted)."""
     manifest_path = manifest_path or root / MANIFEST_NAME
     listed = set(load_manifest(manifest_path)["files"])
-    return [rel for path in weight_files(root)
-            if (rel := path.relative_to(root).as_posix()) not in listed
-            and path.resolve() != manifest_path.resolve()]
+    return [
+        rel
+        for path in weight_files(root)
+        if (rel := path.relative_to(root).as_posix()) not in listed
+        and path.resolve() != manifest_path.resolve()
+    ]
 
 
 def verify(
@@ -189,12 +217,15 @@ def verify(
             continue
         to_hash[path] = (rel, want)
     cache = VerifiedCache(cache_path or default_cache_path()) if use_cache else None
-    digests = hash_files(to_hash, algorithm, workers=workers, cache=cache, rehash=rehash,
-                         progress=progress)
+    digests = hash_files(
+        to_hash, algorithm, workers=workers, cache=cache, rehash=rehash, progress=progress
+    )
     for path, (rel, want) in to_hash.items():
         if digests[path] != want["digest"].lower():
-            problems.append(f"{rel}: {algorithm} mismatch (corrupted): "
-                            f"{digests[path][:16]}... != manifest {want['digest'][:16]}...")
+            problems.append(
+                f"{rel}: {algorithm} mismatch (corrupted): "
+                f"{digests[path][:16]}... != manifest {want['digest'][:16]}..."
+            )
     if not allow_unverified:
         for rel in unverified_files(root, manifest_path):
             used = " (a loader would use it)" if rel.endswith(WEIGHT_SUFFIXES) else ""

@@ -24,7 +24,7 @@ def node_problems(node: Node, manifest: dict[str, Any]) -> list[str]:
         return [f"{node.label}: {root}: weights directory not found"]
     problems = []
     for start in range(0, len(files), BATCH):
-        batch = files[start:start + BATCH]
+        batch = files[start : start + BATCH]
         done = node.run(tool, *[posixpath.join(root, rel) for rel in batch])
         digests = {}
         for line in done.stdout.splitlines():
@@ -36,6 +36,8 @@ def node_problems(node: Node, manifest: dict[str, Any]) -> list[str]:
             if found is None:
                 problems.append(f"{node.label}: {rel}: missing or unreadable ({tool})")
             elif found.lower() != wanted.lower():
-                problems.append(f"{node.label}: {rel}: {tool} {found[:12]}... differs from "
-                                f"the manifest's {wanted[:12]}...")
+                problems.append(
+                    f"{node.label}: {rel}: {tool} {found[:12]}... differs from "
+                    f"the manifest's {wanted[:12]}..."
+                )
     return problems

@@ -39,8 +39,10 @@ def read_header(path: Path) -> tuple[int, dict]:
             raise ValueError(f"{path.name}: {size} bytes, too short for a safetensors header")
         (length,) = struct.unpack("<Q", prefix)
         if length > MAX_HEADER or 8 + length > size:
-            raise ValueError(f"{path.name}: header length {length} does not fit the file "
-                             f"({size} bytes): truncated or not safetensors")
+            raise ValueError(
+                f"{path.name}: header length {length} does not fit the file "
+                f"({size} bytes): truncated or not safetensors"
+            )
         try:
             header = json.loads(handle.read(length))
         except ValueError:
@@ -56,8 +58,11 @@ def check_shard(path: Path) -> list[str]:
         length, header = read_header(path)
     except ValueError as exc:
         return [str(exc)]
-    ends = [t["data_offsets"][1] for name, t in header.items()
-            if name != "__metadata__" and isinstance(t, dict) and "data_offsets" in t]
+    ends = [
+        t["data_offsets"][1]
+        for name, t in header.items()
+        if name != "__metadata__" and isinstance(t, dict) and "data_offsets" in t
+    ]
     expected = 8 + length + max(ends, default=0)
     actual = path.stat().st_size
     if actual != expected:
@@ -76,8 +81,10 @@ def check_layout(root: Path) -> list[str]:
     shards = sorted(p for p in root.glob("*.safetensors"))
     if weight_map is None:
         if len(shards) > 1:
-            problems.append(f"{INDEX_NAME}: missing, but {len(shards)} safetensors shards "
-                            "exist: re-download the index")
+            problems.append(
+                f"{INDEX_NAME}: missing, but {len(shards)} safetensors shards "
+                "exist: re-download the index"
+            )
         if not shards and not any(root.glob("*.bin")):
             problems.append(f"{root.name}: no *.safetensors weights: download them")
     by_shard: dict[str, set[str]] = {}
@@ -86,16 +93,19 @@ def check_layout(root: Path) -> list[str]:
     for shard, tensors in sorted(by_shard.items()):
         path = root / shard
         if not path.is_file():
-            problems.append(f"{shard}: missing (listed in {INDEX_NAME}, "
-                            f"{len(tensors)} tensors): re-download it")
+            problems.append(
+                f"{shard}: missing (listed in {INDEX_NAME}, {len(tensors)} tensors): re-download it"
+            )
             continue
         try:
             absent = tensors - read_header(path)[1].keys()
         except ValueError:
             continue  # check_shard below reports the damage
         if absent:
-            problems.append(f"{shard}: lacks {len(absent)} tensors {INDEX_NAME} puts there "
-                            f"(e.g. {sorted(absent)[0]}): re-download it")
+            problems.append(
+                f"{shard}: lacks {len(absent)} tensors {INDEX_NAME} puts there "
+                f"(e.g. {sorted(absent)[0]}): re-download it"
+            )
     for path in shards:
         problems.extend(check_shard(path))
     return problems

@@ -49,8 +49,11 @@ class VerifiedWeights:
         that manifest came from (self-made or published) and the files it does not list."""
         if not self.manifest.is_file():
             return []
-        found = {"path": str(self.root), "manifest": self.manifest.name,
-                 "manifest_sha256": manifest_hash(self.manifest)}
+        found = {
+            "path": str(self.root),
+            "manifest": self.manifest.name,
+            "manifest_sha256": manifest_hash(self.manifest),
+        }
         try:
             found["manifest_origin"] = load_manifest(self.manifest)["origin"]
             found["unverified_files"] = unverified_files(self.root, self.manifest)

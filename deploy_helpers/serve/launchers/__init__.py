@@ -24,11 +24,15 @@ def launcher_for(hardware: Hardware) -> Launcher:
     kinds = _load_kinds()
     kind = kinds.get(hardware.launcher)
     if kind is None:
-        raise SuiteError(f"{hardware.name}: launcher '{hardware.launcher}' has no module in "
-                         f"deploy_helpers/serve/launchers/ (known: {', '.join(sorted(kinds))})")
+        raise SuiteError(
+            f"{hardware.name}: launcher '{hardware.launcher}' has no module in "
+            f"deploy_helpers/serve/launchers/ (known: {', '.join(sorted(kinds))})"
+        )
     if hardware.nodes > 1 and not kind.remote:
-        raise SuiteError(f"{hardware.name}: {hardware.nodes} nodes need a launcher that starts "
-                         f"each node over ssh, not '{kind.kind}'")
+        raise SuiteError(
+            f"{hardware.name}: {hardware.nodes} nodes need a launcher that starts "
+            f"each node over ssh, not '{kind.kind}'"
+        )
     if kind.uses_containers != (hardware.container is not None):
         wanted = "needs a container: section" if kind.uses_containers else "runs no container"
         raise SuiteError(f"{hardware.name}: launcher '{kind.kind}' {wanted}")

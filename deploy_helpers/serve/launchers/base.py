@@ -49,8 +49,9 @@ class Service:
     @classmethod
     def of(cls, stack: Stack, nodes: list[WatchedNode], resources: ExitStack) -> Service:
         """The service of `stack` once its `nodes` serve; `resources` stop them."""
-        return cls(stack.endpoint(nodes[0].log), nodes, resources,
-                   stack.graph_mode or "default", stack.id)
+        return cls(
+            stack.endpoint(nodes[0].log), nodes, resources, stack.graph_mode or "default", stack.id
+        )
 
     def alive(self) -> bool:
         """True while every node of the deployment still runs."""
@@ -85,9 +86,17 @@ class Service:
 
     def facts(self) -> list[facts.Fact]:
         """The endpoint, its served name and the engine's version, for the fingerprint."""
-        return [facts.Fact("engine", {"endpoint": self.endpoint.base_url,
-                                      "served_model_name": self.endpoint.served_model_name,
-                                      "version": engine_version(self.endpoint)}, self.target)]
+        return [
+            facts.Fact(
+                "engine",
+                {
+                    "endpoint": self.endpoint.base_url,
+                    "served_model_name": self.endpoint.served_model_name,
+                    "version": engine_version(self.endpoint),
+                },
+                self.target,
+            )
+        ]
 
 
 @dataclass(frozen=True)
@@ -125,8 +134,9 @@ class Launcher:
         """The container stage: make sure each node has the image (nothing by default)."""
         return NoImages()
 
-    def start(self, stack: Stack, prepared: Any, run_dir: Path, log_dir: Path | None = None
-              ) -> Service:
+    def start(
+        self, stack: Stack, prepared: Any, run_dir: Path, log_dir: Path | None = None
+    ) -> Service:
         """Start every node of `stack`; return once it serves (raise ServerStartError)."""
         raise NotImplementedError
 
@@ -144,12 +154,25 @@ def serve_env(stack: Stack, plan: NodePlan) -> dict[str, str]:
     return {**plan.env, **({API_KEY_ENV: key} if key else {})}
 
 
-def record_bring_up(run_dir: Path, stack: Stack, argv: list[str], env: dict[str, str],
-                    log: Path, **more: Any) -> None:
+def record_bring_up(
+    run_dir: Path, stack: Stack, argv: list[str], env: dict[str, str], log: Path, **more: Any
+) -> None:
     """Add one server start (its argv and env, secrets masked) to the run's fingerprint."""
-    facts.record(run_dir, facts.BRING_UP, {
-        "graph_mode": stack.graph_mode or "default", "launcher": stack.launcher.kind,
-        "base_url": stack.base_url, "argv": redact_argv(argv), "env": redact_env(env),
-        "log": log.name, "engine": stack.target.hardware.serve.engine,
-        "started": facts.now_iso(), **more,
-    }, target=stack.id, append=True, source="launcher")
+    facts.record(
+        run_dir,
+        facts.BRING_UP,
+        {
+            "graph_mode": stack.graph_mode or "default",
+            "launcher": stack.launcher.kind,
+            "base_url": stack.base_url,
+            "argv": redact_argv(argv),
+            "env": redact_env(env),
+            "log": log.name,
+            "engine": stack.target.hardware.serve.engine,
+            "started": facts.now_iso(),
+            **more,
+        },
+        target=stack.id,
+        append=True,
+        source="launcher",
+    )

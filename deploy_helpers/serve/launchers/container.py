@@ -33,8 +33,9 @@ class LocalImage:
 
     def facts(self) -> list[Fact]:
         """The image reference and id, for the fingerprint."""
-        return [Fact("image", {"ref": self.prepared.image, "id": self.prepared.image_id},
-                     self.target)]
+        return [
+            Fact("image", {"ref": self.prepared.image, "id": self.prepared.image_id}, self.target)
+        ]
 
 
 class ContainerLauncher(Launcher):
@@ -49,8 +50,9 @@ class ContainerLauncher(Launcher):
         tarball = profile.container.image_tarball if profile.container else None
         return LocalImage(stack.id, containers.prepare(spec.image, tarball, profile.name))
 
-    def start(self, stack: Stack, prepared: LocalImage, run_dir: Path,
-              log_dir: Path | None = None) -> Service:
+    def start(
+        self, stack: Stack, prepared: LocalImage, run_dir: Path, log_dir: Path | None = None
+    ) -> Service:
         """Start the container and wait until it serves."""
         plan = stack.head
         log = node_log(stack, plan, log_dir or run_dir)
@@ -61,10 +63,16 @@ class ContainerLauncher(Launcher):
         with sigterm_raises_interrupt():
             try:
                 running = resources.enter_context(
-                    containers.running_container(prepared.prepared, plan.container, argv, env,
-                                                 log))
-                node = WatchedNode("container", running.alive, log, running.pid,
-                                   running.container.id, ended=running.ended)
+                    containers.running_container(prepared.prepared, plan.container, argv, env, log)
+                )
+                node = WatchedNode(
+                    "container",
+                    running.alive,
+                    log,
+                    running.pid,
+                    running.container.id,
+                    ended=running.ended,
+                )
                 wait_until_ready(stack, [node])
             except BaseException:
                 resources.close()

@@ -27,8 +27,9 @@ class ProcessLauncher(Launcher):
 
     kind = "process"
 
-    def start(self, stack: Stack, prepared: Any, run_dir: Path, log_dir: Path | None = None
-              ) -> Service:
+    def start(
+        self, stack: Stack, prepared: Any, run_dir: Path, log_dir: Path | None = None
+    ) -> Service:
         """Start the serve process and wait until it serves."""
         plan = stack.head
         log = node_log(stack, plan, log_dir or run_dir)
@@ -39,8 +40,13 @@ class ProcessLauncher(Launcher):
             try:
                 proc = start_process(plan.argv, env, log)
                 resources.callback(stop_process_group, proc)
-                node = WatchedNode("server", lambda: proc.poll() is None, log, lambda: proc.pid,
-                                   ended=lambda: exit_cause(proc.poll()))
+                node = WatchedNode(
+                    "server",
+                    lambda: proc.poll() is None,
+                    log,
+                    lambda: proc.pid,
+                    ended=lambda: exit_cause(proc.poll()),
+                )
                 wait_until_ready(stack, [node])
             except BaseException:
                 resources.close()

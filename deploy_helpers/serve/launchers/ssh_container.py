@@ -48,8 +48,9 @@ class SshContainerLauncher(Launcher):
         ids = {node_label(p): remote.prepare_image(p, tarball) for p in stack.nodes}
         return NodeImages(stack.id, stack.head.container.image, ids)
 
-    def start(self, stack: Stack, prepared: NodeImages, run_dir: Path,
-              log_dir: Path | None = None) -> Service:
+    def start(
+        self, stack: Stack, prepared: NodeImages, run_dir: Path, log_dir: Path | None = None
+    ) -> Service:
         """Start every node's container; return once node 0 serves and the others joined."""
         command = stack.target.hardware.container.command
 

@@ -18,7 +18,8 @@ class SshProcessLauncher(Launcher):
     kind = "ssh-process"
     remote = True
 
-    def start(self, stack: Stack, prepared: Any, run_dir: Path, log_dir: Path | None = None
-              ) -> Service:
+    def start(
+        self, stack: Stack, prepared: Any, run_dir: Path, log_dir: Path | None = None
+    ) -> Service:
         """Start every node; return once node 0 serves and the others joined."""
         return start_nodes(stack, run_dir, log_dir or run_dir, lambda plan, keys: plan.argv)

@@ -123,8 +123,13 @@ def config_value(config: dict, key: str) -> object:
     return config.get("text_config", {}).get(key)
 
 
-def fold_for_cpu(args: argparse.Namespace, serve: argparse.ArgumentParser, config: dict,
-                 environ: Mapping[str, str], mode: str) -> CpuEngine:
+def fold_for_cpu(
+    args: argparse.Namespace,
+    serve: argparse.ArgumentParser,
+    config: dict,
+    environ: Mapping[str, str],
+    mode: str,
+) -> CpuEngine:
     """Fold the parsed NPU serve line for vLLM 0.32 on this CPU, saying each fold.
 
     Flags are appended after the user's (argparse keeps the last value of a flag), so the
@@ -133,34 +138,49 @@ def fold_for_cpu(args: argparse.Namespace, serve: argparse.ArgumentParser, confi
     cpu = CpuEngine()
     if args.tensor_parallel_size != 1:
         cpu.tail += ["--tensor-parallel-size", "1"]
-        twin(f"tensor parallel {args.tensor_parallel_size} folded to 1 on the CPU "
-             "(one CPU engine per node stands in for the node's NPUs)")
+        twin(
+            f"tensor parallel {args.tensor_parallel_size} folded to 1 on the CPU "
+            "(one CPU engine per node stands in for the node's NPUs)"
+        )
     if args.enforce_eager:
         twin(f"graph mode simulated: {mode}; the CPU engine runs eager as well")
     else:
         cpu.tail.append("--enforce-eager")
-        twin(f"graph mode simulated: {mode}, in the log lines above only; the CPU engine "
-             "runs --enforce-eager (fast start-up; vLLM 0.32 CPU's compiled mode gives garbage)")
+        twin(
+            f"graph mode simulated: {mode}, in the log lines above only; the CPU engine "
+            "runs --enforce-eager (fast start-up; vLLM 0.32 CPU's compiled mode gives garbage)"
+        )
     max_positions = config_value(config, "max_position_embeddings")
-    if isinstance(args.max_model_len, int) and isinstance(max_positions, int) \
-            and args.max_model_len > max_positions:
+    if (
+        isinstance(args.max_model_len, int)
+        and isinstance(max_positions, int)
+        and args.max_model_len > max_positions
+    ):
         cpu.tail += ["--max-model-len", str(max_positions)]
-        twin(f"--max-model-len {args.max_model_len} capped to {max_positions}, the served "
-             "checkpoint's max_position_embeddings (config.json)")
+        twin(
+            f"--max-model-len {args.max_model_len} capped to {max_positions}, the served "
+            "checkpoint's max_position_embeddings (config.json)"
+        )
     if args.enable_expert_parallel and not any(config_value(config, k) for k in EXPERT_KEYS):
         cpu.tail.append("--no-enable-expert-parallel")
-        twin("--enable-expert-parallel dropped: the served checkpoint has no experts and "
-             "vLLM 0.32 refuses expert parallel without them (vllm/config/model.py:1485-1490)")
+        twin(
+            "--enable-expert-parallel dropped: the served checkpoint has no experts and "
+            "vLLM 0.32 refuses expert parallel without them (vllm/config/model.py:1485-1490)"
+        )
     if args.gpu_memory_utilization != serve.get_default("gpu_memory_utilization"):
-        twin(f"--gpu-memory-utilization {args.gpu_memory_utilization} kept: vLLM 0.32 CPU "
-             "accepts it and sizes its KV cache by VLLM_CPU_KVCACHE_SPACE instead")
+        twin(
+            f"--gpu-memory-utilization {args.gpu_memory_utilization} kept: vLLM 0.32 CPU "
+            "accepts it and sizes its KV cache by VLLM_CPU_KVCACHE_SPACE instead"
+        )
     if args.data_parallel_size > 1 and not args.headless and args.api_server_count is None:
         # vLLM 0.9.1 (entrypoints/cli/serve.py:88-92) and 0.11.0
         # (entrypoints/openai/cli_args.py:252-256) default to one API server; vLLM 0.32 starts
         # one per data-parallel rank (entrypoints/launchers/cli_args.py:441-448)
         cpu.tail += ["--api-server-count", "1"]
-        twin("--api-server-count 1: the NPU engine's vLLM starts one API server by default; "
-             "vLLM 0.32 would start one per data-parallel rank")
+        twin(
+            "--api-server-count 1: the NPU engine's vLLM starts one API server by default; "
+            "vLLM 0.32 would start one per data-parallel rank"
+        )
     if "VLLM_CPU_KVCACHE_SPACE" not in environ:
         cpu.env["VLLM_CPU_KVCACHE_SPACE"] = KVCACHE_SPACE_GIB
         twin(f"VLLM_CPU_KVCACHE_SPACE={KVCACHE_SPACE_GIB} (GiB of CPU KV cache; it was unset)")
@@ -172,8 +192,10 @@ def fold_for_cpu(args: argparse.Namespace, serve: argparse.ArgumentParser, confi
         # (vllm/utils/ompmultiprocessing.py:150-160 picks entry local_dp_rank)
         bind = "|".join(str(cores[(start + i) % len(cores)]) for i in range(local))
         cpu.env["VLLM_CPU_OMP_THREADS_BIND"] = bind
-        twin(f"VLLM_CPU_OMP_THREADS_BIND={bind}: one core per data-parallel rank (it was "
-             "unset; engines sharing this machine's cores starve each other otherwise)")
+        twin(
+            f"VLLM_CPU_OMP_THREADS_BIND={bind}: one core per data-parallel rank (it was "
+            "unset; engines sharing this machine's cores starve each other otherwise)"
+        )
     return cpu
 
 
@@ -197,8 +219,13 @@ def _redacted(argv: list[str], args: argparse.Namespace | None) -> list[str]:
     return out
 
 
-def exec_cpu_engine(cli_argv: list[str], tail: list[str], env: dict[str, str],
-                    environ: Mapping[str, str], args: argparse.Namespace | None) -> int:
+def exec_cpu_engine(
+    cli_argv: list[str],
+    tail: list[str],
+    env: dict[str, str],
+    environ: Mapping[str, str],
+    args: argparse.Namespace | None,
+) -> int:
     """Exec vLLM 0.32's CLI with `cli_argv` + `tail` and `env` set, or say so under dry run.
 
     Prints the argv (secrets redacted) and the variables the twin set; with
@@ -206,8 +233,10 @@ def exec_cpu_engine(cli_argv: list[str], tail: list[str], env: dict[str, str],
     """
     argv = [sys.executable, os.path.join(HERE, "ascend_twin.py"), *cli_argv, *tail]
     if tail:
-        twin(f"appended to the deployment's flags: {' '.join(tail)} (vLLM keeps a flag's last "
-             "value and warns 'Found duplicate keys')")
+        twin(
+            f"appended to the deployment's flags: {' '.join(tail)} (vLLM keeps a flag's last "
+            "value and warns 'Found duplicate keys')"
+        )
     twin(f"CPU engine argv: {json.dumps(_redacted(argv, args))}")
     twin(f"CPU engine env set by the twin: {json.dumps(env, sort_keys=True)}")
     if environ.get(DRY_RUN_ENV) == "1":

@@ -25,12 +25,24 @@ MODEL_TYPE_ENV = "ASCEND_TWIN_MODEL_TYPE"
 TORCHAIR_MODEL_LIST = ["deepseek", "pangu", "kimi_k2", "qwen"]  # ascend_config.py:20
 # model types vLLM 0.11 runs with MLA when config.json has kv_lora_rank
 # (vllm/config/model.py:1076-1082)
-MLA_MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_mtp", "kimi_k2",
-                   "longcat_flash")
+MLA_MODEL_TYPES = (
+    "deepseek_v2",
+    "deepseek_v3",
+    "deepseek_v32",
+    "deepseek_mtp",
+    "kimi_k2",
+    "longcat_flash",
+)
 # torchair_graph_config keys that need enabled: true (ascend_config.py:129-156)
-TORCHAIR_ONLY_KEYS = ("mode", "use_cached_graph", "use_cached_kv_cache_bytes",
-                      "graph_batch_sizes", "graph_batch_sizes_init", "enable_multistream_mla",
-                      "enable_kv_nz")
+TORCHAIR_ONLY_KEYS = (
+    "mode",
+    "use_cached_graph",
+    "use_cached_kv_cache_bytes",
+    "graph_batch_sizes",
+    "graph_batch_sizes_init",
+    "enable_multistream_mla",
+    "enable_kv_nz",
+)
 AT = "vllm_ascend/ascend_config.py"
 
 
@@ -64,17 +76,26 @@ def ascend_config(additional: dict) -> tuple[bool, bool]:
     if not isinstance(sizes, list):
         raise EngineError("TypeError", "graph_batch_sizes must be list[int]", f"{AT}:123-124")
     if torchair.get("graph_batch_sizes_init", False) and sizes:
-        raise EngineError("ValueError", "graph_batch_sizes_init is only valid when "
-                          "graph_batch_sizes is empty", f"{AT}:125-128")
+        raise EngineError(
+            "ValueError",
+            "graph_batch_sizes_init is only valid when graph_batch_sizes is empty",
+            f"{AT}:125-128",
+        )
     if not enabled:
         for key in TORCHAIR_ONLY_KEYS:
             if torchair.get(key):
-                raise EngineError("RuntimeError", f"{key} is valid only when Torchair graph "
-                                  "mode is enabled", f"{AT}:129-156")
+                raise EngineError(
+                    "RuntimeError",
+                    f"{key} is valid only when Torchair graph mode is enabled",
+                    f"{AT}:129-156",
+                )
     if torchair.get("use_cached_kv_cache_bytes") and not torchair.get("use_cached_graph"):
-        raise EngineError("RuntimeError", "use_cached_kv_cache_bytes is valid only when "
-                          "Torchair graph mode and use_cached_graph are enabled",
-                          f"{AT}:157-160")
+        raise EngineError(
+            "RuntimeError",
+            "use_cached_kv_cache_bytes is valid only when "
+            "Torchair graph mode and use_cached_graph are enabled",
+            f"{AT}:157-160",
+        )
     scheduler = additional.get("ascend_scheduler_config", {}).get("enabled", False)  # l.169
     return bool(enabled), bool(scheduler)
 
@@ -88,8 +109,10 @@ def model_type(config: dict, environ: Mapping[str, str]) -> tuple[str, bool]:
     served = str(config.get("model_type", ""))
     stand_in = environ.get(MODEL_TYPE_ENV)
     if stand_in:
-        twin(f"model type {stand_in} ({MODEL_TYPE_ENV}) stands in for the served checkpoint's "
-             f"{served or 'unknown'} in vllm-ascend's model checks")
+        twin(
+            f"model type {stand_in} ({MODEL_TYPE_ENV}) stands in for the served checkpoint's "
+            f"{served or 'unknown'} in vllm-ascend's model checks"
+        )
         return stand_in, stand_in in MLA_MODEL_TYPES
     return served, served in MLA_MODEL_TYPES and config.get("kv_lora_rank") is not None
 
@@ -97,32 +120,57 @@ def model_type(config: dict, environ: Mapping[str, str]) -> tuple[str, bool]:
 def platform_lines(args: argparse.Namespace, torchair: bool, mtype: str, mla: bool) -> None:
     """What NPUPlatform.check_and_update_config logs, in its order (platform.py:121-292)."""
     if not mla and not args.async_scheduling:
-        log("INFO", "platform.py:141", "Non-MLA LLMs forcibly disable the chunked prefill "
+        log(
+            "INFO",
+            "platform.py:141",
+            "Non-MLA LLMs forcibly disable the chunked prefill "
             "feature,as the performance of operators supporting this feature functionality "
-            "is currently suboptimal.")
+            "is currently suboptimal.",
+        )
     # check_ascend_config (ascend_config.py:205-238), called at platform.py:176
     if args.enforce_eager and torchair:
-        raise EngineError("RuntimeError", "Can't enable graph mode and eager mode at the same "
-                          "time. Please set `enforce_eager=False` if you attempt to enable NPU "
-                          "graph mode.", f"{AT}:209-214")
-    if not args.enforce_eager and torchair \
-            and not any(m in mtype.lower() for m in TORCHAIR_MODEL_LIST):
-        raise EngineError("NotImplementedError", "Torchair graph mode only works with following "
-                          f"model types:{TORCHAIR_MODEL_LIST}.", f"{AT}:218-225")
+        raise EngineError(
+            "RuntimeError",
+            "Can't enable graph mode and eager mode at the same "
+            "time. Please set `enforce_eager=False` if you attempt to enable NPU "
+            "graph mode.",
+            f"{AT}:209-214",
+        )
+    if (
+        not args.enforce_eager
+        and torchair
+        and not any(m in mtype.lower() for m in TORCHAIR_MODEL_LIST)
+    ):
+        raise EngineError(
+            "NotImplementedError",
+            f"Torchair graph mode only works with following model types:{TORCHAIR_MODEL_LIST}.",
+            f"{AT}:218-225",
+        )
     if not args.enforce_eager and not torchair and "qwen" not in mtype:
-        log("WARNING", "ascend_config.py:235", "ACL Graph is currently experimental. Please "
+        log(
+            "WARNING",
+            "ascend_config.py:235",
+            "ACL Graph is currently experimental. Please "
             "raise an issue on https://github.com/vllm-project/vllm-ascend/issues if you "
-            "encourage any Error")
+            "encourage any Error",
+        )
     if args.enforce_eager:
         log("INFO", "platform.py:179", "Compilation disabled, using eager mode by default")
     elif torchair:
-        log("INFO", "platform.py:194",
-            "Torchair compilation enabled on NPU. Setting CUDAGraphMode to NONE")
+        log(
+            "INFO",
+            "platform.py:194",
+            "Torchair compilation enabled on NPU. Setting CUDAGraphMode to NONE",
+        )
     else:
         # vLLM 0.11's default FULL_AND_PIECEWISE (vllm/config/__init__.py:358-366) becomes
         # PIECEWISE (platform.py:216-217), which logs this (l.223-229)
-        log("INFO", "platform.py:227", "PIECEWISE compilation enabled on NPU. use_inductor "
-            "not supported - using only ACL Graph mode")
+        log(
+            "INFO",
+            "platform.py:227",
+            "PIECEWISE compilation enabled on NPU. use_inductor "
+            "not supported - using only ACL Graph mode",
+        )
 
 
 def main(argv: list[str], environ: Mapping[str, str]) -> int:
@@ -151,14 +199,20 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
     tail = []
     if args.quantization == ASCEND:
         tail += ["--quantization", "None"]
-        twin("--quantization ascend dropped: vLLM 0.32 CPU has no such method ('Unknown "
-             "quantization method: ascend') and serves the stand-in checkpoint unquantized")
+        twin(
+            "--quantization ascend dropped: vLLM 0.32 CPU has no such method ('Unknown "
+            "quantization method: ascend') and serves the stand-in checkpoint unquantized"
+        )
     if additional:
-        twin("--additional-config kept: vLLM 0.32 CPU takes it and ignores it; read above as "
-             "vllm-ascend reads it")
+        twin(
+            "--additional-config kept: vLLM 0.32 CPU takes it and ignores it; read above as "
+            "vllm-ascend reads it"
+        )
     if scheduler:
-        twin("ascend_scheduler_config.enabled: vLLM 0.32's own scheduler stands in for the "
-             "AscendScheduler (vllm_ascend/platform.py:287-292)")
+        twin(
+            "ascend_scheduler_config.enabled: vLLM 0.32's own scheduler stands in for the "
+            "AscendScheduler (vllm_ascend/platform.py:287-292)"
+        )
     if args.enforce_eager:
         mode = "eager (--enforce-eager)"
     elif torchair:

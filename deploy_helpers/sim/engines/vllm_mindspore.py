@@ -55,8 +55,13 @@ BACKEND_LINES = {
     None: ("utils.py:345", "Run with auto select model backend!"),
 }
 # vLLM 0.9.1's dtype names (vllm/config.py:3112-3118)
-DTYPES = {"half": "float16", "float16": "float16", "float": "float32", "float32": "float32",
-          "bfloat16": "bfloat16"}
+DTYPES = {
+    "half": "float16",
+    "float16": "float16",
+    "float": "float32",
+    "float32": "float32",
+    "bfloat16": "bfloat16",
+}
 
 
 def import_time_lines(environ: Mapping[str, str]) -> None:
@@ -65,20 +70,32 @@ def import_time_lines(environ: Mapping[str, str]) -> None:
     __init__.py:41 imports vllm_mindspore.logger (logger.py:75); utils.py logs both backend
     variables when imported (l.204-215); check_ready() at __init__.py:578 logs the backend.
     """
-    log("INFO", "logger.py:75",
-        "The config of vllm-mindspore logger has been updated successfully.", MS)
+    log(
+        "INFO",
+        "logger.py:75",
+        "The config of vllm-mindspore logger has been updated successfully.",
+        MS,
+    )
     old = environ.get("vLLM_MODEL_BACKEND")
     log("INFO", "utils.py:205", f'environment variable "vLLM_MODEL_BACKEND" is {old}', MS)
     if old is not None:
-        log("WARNING", "utils.py:207",
-            '"vLLM_MODEL_BACKEND" will be removed, please use "VLLM_MS_MODEL_BACKEND"', MS)
+        log(
+            "WARNING",
+            "utils.py:207",
+            '"vLLM_MODEL_BACKEND" will be removed, please use "VLLM_MS_MODEL_BACKEND"',
+            MS,
+        )
     backend = environ.get("VLLM_MS_MODEL_BACKEND")
     log("INFO", "utils.py:211", f'environment variable "VLLM_MS_MODEL_BACKEND" is {backend}', MS)
     backend = old if backend is None else backend
     choice = None if backend is None else backend.lower()
     if choice not in BACKEND_LINES:
-        raise EngineError("ValueError", f"Illegal value of VLLM_MS_MODEL_BACKEND '{backend}', "
-                          "allowed_values: mindformers, mindone, native", "utils.py:222-226")
+        raise EngineError(
+            "ValueError",
+            f"Illegal value of VLLM_MS_MODEL_BACKEND '{backend}', "
+            "allowed_values: mindformers, mindone, native",
+            "utils.py:222-226",
+        )
     where, message = BACKEND_LINES[choice]
     log("INFO", where, message, MS)
 
@@ -121,13 +138,17 @@ def engine_config_line(args: argparse.Namespace, dtype: str, config: dict) -> No
     max_len = args.max_model_len or config_max_len(config)
     served = args.served_model_name[0] if args.served_model_name else args.model
     seed = 0 if args.seed is None else args.seed
-    log("INFO", "core.py:70", f"Initializing a V1 LLM engine (v{VLLM_VERSION}) with config: "
+    log(
+        "INFO",
+        "core.py:70",
+        f"Initializing a V1 LLM engine (v{VLLM_VERSION}) with config: "
         f"model={args.model!r}, tokenizer={args.tokenizer or args.model!r}, "
         f"trust_remote_code={args.trust_remote_code}, dtype=torch.{dtype}, "
         f"max_seq_len={max_len}, tensor_parallel_size={args.tensor_parallel_size}, "
         f"pipeline_parallel_size={args.pipeline_parallel_size}, "
         f"quantization={args.quantization}, enforce_eager={args.enforce_eager}, "
-        f"seed={seed}, served_model_name={served}, ...")
+        f"seed={seed}, served_model_name={served}, ...",
+    )
 
 
 def config_max_len(config: dict) -> object:
@@ -142,8 +163,10 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
         import_time_lines(environ)
     except EngineError as error:
         return ascend_twin.report(error)
-    twin("env defaults of vllm_mindspore/scripts.py:25-55 and utils.py:321-325, set only "
-         f"when unset: {', '.join(f'{k}={v}' for k, v in env.items()) or 'none (all set)'}")
+    twin(
+        "env defaults of vllm_mindspore/scripts.py:25-55 and utils.py:321-325, set only "
+        f"when unset: {', '.join(f'{k}={v}' for k, v in env.items()) or 'none (all set)'}"
+    )
     if argv[1:2] != ["serve"]:
         twin("not `serve`: vLLM's CLI runs the arguments unchanged")
         return ascend_twin.exec_cpu_engine(argv[1:], [], env, environ, None)
@@ -152,12 +175,17 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
     config = ascend_twin.checkpoint_config(args.model)
     dtype = served_dtype(args, config)
     engine_config_line(args, dtype, config)
-    mode = "PyNative (eager, --enforce-eager)" if args.enforce_eager \
+    mode = (
+        "PyNative (eager, --enforce-eager)"
+        if args.enforce_eager
         else "MindSpore graph mode (jit O0, the default)"
+    )
     cpu = ascend_twin.fold_for_cpu(args, serve, config, {**environ, **env}, mode)
     if dtype != str(config.get("torch_dtype") or config.get("dtype")):
-        twin(f"dtype: the 310P engine serves torch.{dtype}; the CPU engine serves the "
-             "checkpoint's own dtype (--dtype as given)")
+        twin(
+            f"dtype: the 310P engine serves torch.{dtype}; the CPU engine serves the "
+            "checkpoint's own dtype (--dtype as given)"
+        )
     return ascend_twin.exec_cpu_engine(argv[1:], cpu.tail, {**env, **cpu.env}, environ, args)
 
 

@@ -22,8 +22,10 @@ HCCN_TLS_LINE = (  # the switch line as hicann/hccl's param_link_stage doc recor
 )
 DUO_TABLE = "npu-smi_info_310P3_300IDuo_x4_25.3.rc1_vllm-ascend-6063.txt"
 A2_TABLE = "npu-smi_info_910B3_x8_25.3.rc1_with-procs_vllm-ascend-3998.txt"
-FIRST_GEN_910_TABLE = ("npu-smi_info_910-firstgen-narrow_Health-Warning_with-procs_x8_24.1.RC2_"
-                       "Atlas800-9010_gpustack-testfixture-from-huawei-doc.txt")
+FIRST_GEN_910_TABLE = (
+    "npu-smi_info_910-firstgen-narrow_Health-Warning_with-procs_x8_24.1.RC2_"
+    "Atlas800-9010_gpustack-testfixture-from-huawei-doc.txt"
+)
 
 
 @dataclass(frozen=True)
@@ -33,19 +35,19 @@ class Scenario:
     table: str
     board: str
     chip_board: str = "npu-smi_info_-t_board_-i_0_-c_0_A2_910B4_soc-doc_TRUNCATED.txt"
-    chip_name: str | None = None          # overrides the recorded chip names
-    driver: str = "24.1.rc3"              # board Software Version and driver/version.info
-    firmware: str = "7.5.0.1.129"         # board Firmware Version and firmware/version.info
-    driver_file: str | None = None        # version.info differs from the board when set
-    keep_npus: int | None = None          # drop NPUs after this many
-    cut_before_npu: int | None = None     # output ends before this NPU's chip row (0-based)
-    processes: bool = False               # keep the recording's processes (else none run)
+    chip_name: str | None = None  # overrides the recorded chip names
+    driver: str = "24.1.rc3"  # board Software Version and driver/version.info
+    firmware: str = "7.5.0.1.129"  # board Firmware Version and firmware/version.info
+    driver_file: str | None = None  # version.info differs from the board when set
+    keep_npus: int | None = None  # drop NPUs after this many
+    cut_before_npu: int | None = None  # output ends before this NPU's chip row (0-based)
+    processes: bool = False  # keep the recording's processes (else none run)
     health: dict[int, str] = field(default_factory=dict)  # chip row index -> state
-    link: dict[int, str] = field(default_factory=dict)    # device -> link status
+    link: dict[int, str] = field(default_factory=dict)  # device -> link status
     net_health: dict[int, str] = field(default_factory=dict)
     tls_switch: str = "0"
     kernel: str | None = "5.10.0-60.18.0.50.oe2203.aarch64"  # uname -r; None: the real one
-    kernel_packages: bool = True          # rpm -q kernel-devel/headers-$(uname -r) succeed
+    kernel_packages: bool = True  # rpm -q kernel-devel/headers-$(uname -r) succeed
     missing_devices: tuple[str, ...] = ()
     devices: int = 8
 
@@ -64,11 +66,13 @@ A2 = Scenario(
 # A first-generation 910 server whose Name column reads 910B (the recording anonymised
 # it as "xxx"): its board view says PCI 0xD801, its Memory-Usage column is DDR in use.
 FIRST_GEN_910B = replace(
-    A2, table=FIRST_GEN_910_TABLE, chip_name="910B",
+    A2,
+    table=FIRST_GEN_910_TABLE,
+    chip_name="910B",
     board="npu-smi_info_-i_0_-t_board_910A-D801_23.0.5_mind-cluster-faultdiag-testfixture_"
-          "INDENTED.txt",
+    "INDENTED.txt",
     chip_board="npu-smi_info_-i_0_-c_0_-t_board_910A_23.0.5_mind-cluster-faultdiag-testfixture_"
-               "INDENTED.txt",
+    "INDENTED.txt",
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -87,8 +91,11 @@ SCENARIOS: dict[str, Scenario] = {
     "duo-wrong-kernel": replace(DUO, kernel="4.19.90-2107.6.0.0100.oe1.aarch64"),
     "duo-no-kernel-devel": replace(DUO, kernel_packages=False),
     "a2-healthy": A2,
-    "a2-26x-wide": replace(A2, table="npu-smi_info_26.x-wide_910B3_x8_26.1.0_with-procs-"
-                                     "container-col_no_root_manager-testfixture.txt"),
+    "a2-26x-wide": replace(
+        A2,
+        table="npu-smi_info_26.x-wide_910B3_x8_26.1.0_with-procs-"
+        "container-col_no_root_manager-testfixture.txt",
+    ),
     "a2-chip-critical": replace(A2, health={6: "Critical"}),
     "a2-chip-abnormal": replace(A2, health={2: "Abnormal"}),
     "a2-cut-after-npu-3": replace(A2, cut_before_npu=4),
@@ -113,10 +120,10 @@ _PROCESS_NPU = re.compile(r"^\|\s*(?:No running processes found in NPU )?(\d+)")
 class _Table:
     """A recorded `npu-smi info` table cut into its parts (classic layouts)."""
 
-    header: list[str]                      # title and header rows, up to their '=' border
-    npus: list[tuple[str, list[str]]]      # (NPU id, its rows and borders)
-    process_header: list[str]              # border, header row, '=' border
-    process_groups: dict[str, list[str]]   # NPU id -> its process rows and closing border
+    header: list[str]  # title and header rows, up to their '=' border
+    npus: list[tuple[str, list[str]]]  # (NPU id, its rows and borders)
+    process_header: list[str]  # border, header row, '=' border
+    process_groups: dict[str, list[str]]  # NPU id -> its process rows and closing border
 
     @property
     def separator(self) -> str:
@@ -130,7 +137,7 @@ def _split_table(text: str) -> _Table:
     process = next(i for i, line in enumerate(lines) if "Process id" in line) - 1
     npus: list[tuple[str, list[str]]] = []
     expect_chip = True
-    for line in lines[body + 1:process]:
+    for line in lines[body + 1 : process]:
         match = _NPU_CELL.match(line.strip())
         if expect_chip and match:
             if not npus or npus[-1][0] != match.group(2):
@@ -141,13 +148,13 @@ def _split_table(text: str) -> _Table:
         npus[-1][1].append(line)
     groups: dict[str, list[str]] = {}
     current: list[str] = []
-    for line in lines[process + 3:]:
+    for line in lines[process + 3 :]:
         current.append(line)
         if line.strip().startswith("+"):
             npu = _PROCESS_NPU.match(current[0].strip())
             groups[npu.group(1) if npu else "?"] = current
             current = []
-    return _Table(lines[:body + 1], npus, lines[process:process + 3], groups)
+    return _Table(lines[: body + 1], npus, lines[process : process + 3], groups)
 
 
 def _cell(text: str, width: int) -> str:
@@ -159,8 +166,14 @@ def _chip_row(line: str, s: Scenario, row: int) -> str:
     name = s.chip_name or match.group(4)
     health = s.health.get(row, match.group(6).strip())
     name_cell = name.ljust(len(match.group(4)) + len(match.group(5)) - 1) + "|"
-    return (match.group(1) + match.group(2) + match.group(3) + name_cell
-            + _cell(health, len(match.group(6))) + match.group(7))
+    return (
+        match.group(1)
+        + match.group(2)
+        + match.group(3)
+        + name_cell
+        + _cell(health, len(match.group(6)))
+        + match.group(7)
+    )
 
 
 def _no_processes(npu: str, width: int) -> str:
@@ -170,7 +183,7 @@ def _no_processes(npu: str, width: int) -> str:
 def npu_smi_info(s: Scenario) -> str:
     """`npu-smi info` of the scenario: the recorded table with its faults applied."""
     table = _split_table(recording(s.table))
-    kept = table.npus[:s.keep_npus] if s.keep_npus is not None else table.npus
+    kept = table.npus[: s.keep_npus] if s.keep_npus is not None else table.npus
     out = list(table.header)
     row = 0
     for index, (_npu, lines) in enumerate(kept):
@@ -196,8 +209,9 @@ def npu_smi_info(s: Scenario) -> str:
 
 
 def _set_value(text: str, key: str, value: str) -> str:
-    return re.sub(rf"^(\s*{re.escape(key)}\s*:\s*).*$", lambda m: m.group(1) + value, text,
-                  flags=re.MULTILINE)
+    return re.sub(
+        rf"^(\s*{re.escape(key)}\s*:\s*).*$", lambda m: m.group(1) + value, text, flags=re.MULTILINE
+    )
 
 
 def board(s: Scenario, npu_id: str, chip: str | None) -> str:
@@ -219,8 +233,8 @@ def _recorded_chip_name(s: Scenario) -> str:
 def npu_ids(s: Scenario) -> list[str]:
     """NPU ids the scenario's table lists."""
     table = _split_table(recording(s.table)).npus
-    kept = table[:s.keep_npus] if s.keep_npus is not None else table
-    return [npu for npu, _ in kept[:s.cut_before_npu]]
+    kept = table[: s.keep_npus] if s.keep_npus is not None else table
+    return [npu for npu, _ in kept[: s.cut_before_npu]]
 
 
 def version_info(s: Scenario, part: str) -> str:
@@ -230,8 +244,7 @@ def version_info(s: Scenario, part: str) -> str:
     version = s.driver_file or s.driver
     text = recording("driver_version.info_24.1.rc2.2_MindIE-800I-A2-host.txt")
     text = re.sub(r"^Version=.*$", f"Version={version}", text, flags=re.MULTILINE)
-    return re.sub(r"^package_version=.*$", f"package_version={version}", text,
-                  flags=re.MULTILINE)
+    return re.sub(r"^package_version=.*$", f"package_version={version}", text, flags=re.MULTILINE)
 
 
 def hccn(s: Scenario, device: int, query: str) -> str:
@@ -246,7 +259,7 @@ def hccn(s: Scenario, device: int, query: str) -> str:
         lines = recording(
             "hccn_tool_-i_0..7_-ip_-g_loop_Atlas800IA2_MindIE-LLM-multinode-doc_INDENTED.txt"
         ).splitlines()
-        return "\n".join(lines[2 * device: 2 * device + 2]) + "\n"
+        return "\n".join(lines[2 * device : 2 * device + 2]) + "\n"
     if query == "-tls":
         return HCCN_TLS_LINE.format(dev=device, switch=s.tls_switch) + "\n"
     raise KeyError(query)

@@ -49,8 +49,15 @@ def overlay(target: str, state: Path) -> None:
     upper, work = state / "upper" / name, state / "work" / name
     upper.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    _run("mount", "-t", "overlay", f"twin-{name}", "-o",
-         f"lowerdir={target},upperdir={upper},workdir={work}", target)
+    _run(
+        "mount",
+        "-t",
+        "overlay",
+        f"twin-{name}",
+        "-o",
+        f"lowerdir={target},upperdir={upper},workdir={work}",
+        target,
+    )
 
 
 def _copy_dev_entry(source: Path, dest: Path) -> None:
@@ -98,8 +105,15 @@ def weights(layers: list[dict[str, str]], state: Path) -> None:
         upper, work = state / "upper" / f"weights-{index}", state / "work" / f"weights-{index}"
         upper.mkdir(parents=True, exist_ok=True)
         work.mkdir(parents=True, exist_ok=True)
-        _run("mount", "-t", "overlay", f"twin-weights-{index}", "-o",
-             f"lowerdir={layer['lower']},upperdir={upper},workdir={work}", str(target))
+        _run(
+            "mount",
+            "-t",
+            "overlay",
+            f"twin-weights-{index}",
+            "-o",
+            f"lowerdir={layer['lower']},upperdir={upper},workdir={work}",
+            str(target),
+        )
 
 
 def run_commands(commands: list[list[str]]) -> None:
@@ -131,12 +145,14 @@ def main(spec_path: str) -> int:
     """Lay the host out as its spec says, run its daemons until SIGTERM."""
     spec = json.loads(Path(spec_path).read_text())
     state = Path(spec["state"])
-    steps = (("overlays", lambda: [overlay(t, state) for t in spec["overlays"]]),
-             ("weights", lambda: weights(spec["weights"], state)),
-             ("/dev", lambda: private_dev(spec["devices"], state)),
-             ("files", lambda: write_files(spec["files"], spec["folders"])),
-             ("binds", lambda: bind_files(spec["binds"])),
-             ("commands", lambda: run_commands(spec["commands"])))
+    steps = (
+        ("overlays", lambda: [overlay(t, state) for t in spec["overlays"]]),
+        ("weights", lambda: weights(spec["weights"], state)),
+        ("/dev", lambda: private_dev(spec["devices"], state)),
+        ("files", lambda: write_files(spec["files"], spec["folders"])),
+        ("binds", lambda: bind_files(spec["binds"])),
+        ("commands", lambda: run_commands(spec["commands"])),
+    )
     for name, step in steps:
         print(f"twin host: {name}", flush=True)
         step()
@@ -151,9 +167,15 @@ def main(spec_path: str) -> int:
     signal.signal(signal.SIGINT, on_term)
     for daemon in spec["daemons"]:
         log = open(daemon["log"], "wb")  # noqa: SIM115 - kept open for the daemon's life
-        procs.append(subprocess.Popen(daemon["argv"], stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, env={**os.environ,
-                                                                     **daemon.get("env", {})}))
+        procs.append(
+            subprocess.Popen(
+                daemon["argv"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **daemon.get("env", {})},
+            )
+        )
     Path(spec["pid_file"]).write_text(str(os.getpid()))
     while not stopping and all(p.poll() is None for p in procs):
         time.sleep(0.5)

@@ -88,9 +88,11 @@ def _weights_command(catalog: Catalog, hardware: Hardware, chosen: TwinScenario)
 
 def _port_holder(port: int) -> list[str]:
     """A process that holds `port` on every interface and answers nothing."""
-    code = ("import socket, time\ns = socket.socket()\n"
-            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-            f"s.bind(('0.0.0.0', {port}))\ns.listen()\ntime.sleep(10**9)\n")
+    code = (
+        "import socket, time\ns = socket.socket()\n"
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        f"s.bind(('0.0.0.0', {port}))\ns.listen()\ntime.sleep(10**9)\n"
+    )
     return [sys.executable, "-c", code]
 
 
@@ -107,8 +109,13 @@ def _wait_for_pid(path: Path, proc: subprocess.Popen, log: Path) -> int:
 
 
 @contextmanager
-def twin(profile: str, scenario_name: str = "healthy", name: str = "asct",
-         subnet: str = "10.242.0", with_image: bool = True) -> Iterator[Twin]:
+def twin(
+    profile: str,
+    scenario_name: str = "healthy",
+    name: str = "asct",
+    subnet: str = "10.242.0",
+    with_image: bool = True,
+) -> Iterator[Twin]:
     """Make the twin hosts of `profile` under `scenario_name`; always delete them.
 
     `with_image=False` leaves the pulled image out of the nodes' engines (faster, for runs
@@ -121,8 +128,10 @@ def twin(profile: str, scenario_name: str = "healthy", name: str = "asct",
     stand_in = resolve_target(catalog, *STAND_IN)
     stand_in_weights = Path(weights_path(stand_in))
     if not stand_in_weights.is_dir():
-        raise SuiteError(f"{stand_in_weights}: the twin serves the embedded model's weights: "
-                         "run ./setup.sh first")
+        raise SuiteError(
+            f"{stand_in_weights}: the twin serves the embedded model's weights: "
+            "run ./setup.sh first"
+        )
     about = description(hardware, chosen, stand_in.id)
     prepare_weights = _weights_command(catalog, hardware, chosen)
     state_root = Path(tempfile.mkdtemp(prefix=f"{name}-twin-"))
@@ -136,17 +145,33 @@ def twin(profile: str, scenario_name: str = "healthy", name: str = "asct",
         spec.commands = [prepare_weights]
         spec.daemons = [{"argv": d.argv, "log": str(d.log), "env": d.env} for d in daemons]
         if chosen.port_taken and index == 0:
-            spec.daemons.append({"argv": _port_holder(hardware.serve.default_port),
-                                 "log": str(state / "port-holder.log")})
+            spec.daemons.append(
+                {
+                    "argv": _port_holder(hardware.serve.default_port),
+                    "log": str(state / "port-holder.log"),
+                }
+            )
         (state / "spec.json").write_text(spec.as_json())
         log = state / "init.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                ["nsenter", f"--net=/run/netns/{namespace}", "unshare", "--mount",
-                 "--propagation", "private", sys.executable, "-m",
-                 "deploy_helpers.sim.twin.host_init", str(state / "spec.json")],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=REPO_ROOT)
+                [
+                    "nsenter",
+                    f"--net=/run/netns/{namespace}",
+                    "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    sys.executable,
+                    "-m",
+                    "deploy_helpers.sim.twin.host_init",
+                    str(state / "spec.json"),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO_ROOT,
+            )
         pids[index] = _wait_for_pid(Path(spec.pid_file), proc, log)
 
         def stop() -> None:
@@ -163,17 +188,25 @@ def twin(profile: str, scenario_name: str = "healthy", name: str = "asct",
     images = _preloaded_images(hardware, chosen, with_image)
     with ExitStack() as undo:
         undo.callback(shutil.rmtree, state_root, ignore_errors=True)
-        bed = undo.enter_context(testbed(
-            hardware.nodes, name, subnet, nic=hardware.host.nic or "tb0",
-            docker_images=images, runner=runner))
+        bed = undo.enter_context(
+            testbed(
+                hardware.nodes,
+                name,
+                subnet,
+                nic=hardware.host.nic or "tb0",
+                docker_images=images,
+                runner=runner,
+            )
+        )
         env = {SSH_CONFIG_ENV: str(bed.ssh_config), TWIN_ENV: MARKER}
         if bed.docker_hosts[0]:
             env["DOCKER_HOST"] = bed.docker_hosts[0]
         yield Twin(profile, chosen.name, bed.addresses, pids[0], env, about)
 
 
-def _preloaded_images(hardware: Hardware, chosen: TwinScenario, with_image: bool
-                      ) -> list[str] | None:
+def _preloaded_images(
+    hardware: Hardware, chosen: TwinScenario, with_image: bool
+) -> list[str] | None:
     """Images each node's engine holds from the start (None: the profile runs no container).
 
     The 300I Duo guide pulls its image (seed 000 §4), so the twin's engine has it, unless
@@ -191,6 +224,15 @@ def _preloaded_images(hardware: Hardware, chosen: TwinScenario, with_image: bool
 def run_on_head(twin_hosts: Twin, argv: list[str]) -> subprocess.Popen:
     """Start `argv` on node 0 as a user logged in there: in its mount and network
     namespaces, with its Docker engine and the twin's ssh config in the environment."""
-    return subprocess.Popen(["nsenter", f"--target={twin_hosts.head_pid}", "--mount", "--net",
-                             f"--wd={os.getcwd()}",
-                             "--", *argv], env={**os.environ, **twin_hosts.env})
+    return subprocess.Popen(
+        [
+            "nsenter",
+            f"--target={twin_hosts.head_pid}",
+            "--mount",
+            "--net",
+            f"--wd={os.getcwd()}",
+            "--",
+            *argv,
+        ],
+        env={**os.environ, **twin_hosts.env},
+    )

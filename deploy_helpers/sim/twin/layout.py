@@ -34,18 +34,20 @@ GIB_KB = 1024 * 1024
 class TwinProfile:
     """How the twin simulates one hardware profile's hosts."""
 
-    npu_scenario: str           # the healthy npu stand-in scenario of its hosts
-    memory_gib: int             # the simulated server's RAM (/proc/meminfo)
-    memory_source: str          # why that figure
+    npu_scenario: str  # the healthy npu stand-in scenario of its hosts
+    memory_gib: int  # the simulated server's RAM (/proc/meminfo)
+    memory_source: str  # why that figure
 
 
 TWIN_PROFILES: dict[str, TwinProfile] = {
     "atlas-300i-duo": TwinProfile(
-        "duo-healthy", 512,
-        "SIMULATED: a 4-card Atlas 300I Duo inference server with 512 GiB of RAM"),
+        "duo-healthy",
+        512,
+        "SIMULATED: a 4-card Atlas 300I Duo inference server with 512 GiB of RAM",
+    ),
     "atlas-a2": TwinProfile(
-        "a2-healthy", 1024,
-        "SIMULATED: an Atlas 800I A2 server with 1024 GiB of RAM (32 x 32 GiB)"),
+        "a2-healthy", 1024, "SIMULATED: an Atlas 800I A2 server with 1024 GiB of RAM (32 x 32 GiB)"
+    ),
 }
 
 
@@ -82,17 +84,21 @@ def profile_devices(hardware: Hardware, scenario: Scenario) -> list[str]:
 
 def _wrapper(tool: str, scenario_name: str) -> dict[str, str]:
     """A tool on the twin host: the stand-in replaying the scenario's recorded outputs."""
-    text = (f"#!/bin/sh\n# ascend twin (SIMULATED): replays recorded real {tool} outputs\n"
-            f"NPU_STANDIN_SCENARIO={scenario_name} exec {sys.executable} "
-            f"{STANDINS / tool} \"$@\"\n")
+    text = (
+        f"#!/bin/sh\n# ascend twin (SIMULATED): replays recorded real {tool} outputs\n"
+        f"NPU_STANDIN_SCENARIO={scenario_name} exec {sys.executable} "
+        f'{STANDINS / tool} "$@"\n'
+    )
     return {"text": text, "mode": "755"}
 
 
 def _uname(scenario: Scenario) -> dict[str, str]:
     """`uname -r` as the simulated host's kernel, everything else the real uname."""
-    text = ("#!/bin/sh\n# ascend twin (SIMULATED): the recorded host's kernel release\n"
-            f'if [ "$*" = "-r" ]; then echo {scenario.kernel}; exit 0; fi\n'
-            'exec /usr/bin/uname "$@"\n')
+    text = (
+        "#!/bin/sh\n# ascend twin (SIMULATED): the recorded host's kernel release\n"
+        f'if [ "$*" = "-r" ]; then echo {scenario.kernel}; exit 0; fi\n'
+        'exec /usr/bin/uname "$@"\n'
+    )
     return {"text": text, "mode": "755"}
 
 
@@ -100,10 +106,15 @@ def hccn_conf(scenario: Scenario) -> str:
     """/etc/hccn.conf from the recorded `hccn_tool -i N -ip -g` addresses."""
     lines = ["# ascend twin (SIMULATED): from the recorded hccn_tool -ip -g outputs"]
     for device in range(scenario.devices):
-        pairs = dict(line.strip().split(":", 1) for line in
-                     hccn(scenario, device, "-ip").splitlines() if ":" in line)
-        lines += [f"address_{device}={pairs.get('ipaddr', '').strip()}",
-                  f"netmask_{device}={pairs.get('netmask', '').strip()}"]
+        pairs = dict(
+            line.strip().split(":", 1)
+            for line in hccn(scenario, device, "-ip").splitlines()
+            if ":" in line
+        )
+        lines += [
+            f"address_{device}={pairs.get('ipaddr', '').strip()}",
+            f"netmask_{device}={pairs.get('netmask', '').strip()}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -120,19 +131,34 @@ def meminfo(memory_gib: int, real: str) -> str:
 
 def models_on(catalog: Catalog, hardware: Hardware) -> list[Model]:
     """The supported models deployed on the profile (each gets weights on the twin)."""
-    return [m for m in catalog.models.values() if m.status == "supported"
-            and any(d.hardware == hardware.name for d in m.deployments)]
+    return [
+        m
+        for m in catalog.models.values()
+        if m.status == "supported" and any(d.hardware == hardware.name for d in m.deployments)
+    ]
 
 
-def host_spec(catalog: Catalog, hardware: Hardware, scenario_name: str, state: Path,
-              stand_in_weights: Path, twin: dict[str, Any]) -> HostSpec:
+def host_spec(
+    catalog: Catalog,
+    hardware: Hardware,
+    scenario_name: str,
+    state: Path,
+    stand_in_weights: Path,
+    twin: dict[str, Any],
+) -> HostSpec:
     """The layout of one twin host of `hardware` under npu scenario `scenario_name`."""
     scenario = SCENARIOS[scenario_name]
     profile = TWIN_PROFILES[hardware.name]
     spec = HostSpec(state=str(state), pid_file=str(state / "init.pid"))
     spec.devices = profile_devices(hardware, scenario)
-    spec.folders = [f"{ASCEND}/driver/lib64", f"{ASCEND}/add-ons", "/usr/local/dcmi",
-                    "/var/log/npu/slog", "/var/log/npu/profiling", "/var/log/npu/dump"]
+    spec.folders = [
+        f"{ASCEND}/driver/lib64",
+        f"{ASCEND}/add-ons",
+        "/usr/local/dcmi",
+        "/var/log/npu/slog",
+        "/var/log/npu/profiling",
+        "/var/log/npu/dump",
+    ]
     spec.files = {
         f"{ASCEND}/driver/version.info": {"text": version_info(scenario, "driver")},
         f"{ASCEND}/firmware/version.info": {"text": version_info(scenario, "firmware")},
@@ -141,14 +167,17 @@ def host_spec(catalog: Catalog, hardware: Hardware, scenario_name: str, state: P
         "/usr/local/bin/rpm": _wrapper("rpm", scenario_name),
         "/usr/local/bin/uname": _uname(scenario),
         "/etc/hccn.conf": {"text": hccn_conf(scenario)},
-        "/etc/ascend_install.info": {"text": f"# ascend twin (SIMULATED)\n"
-                                             f"Driver_Install_Path_Param={ASCEND}\n"},
+        "/etc/ascend_install.info": {
+            "text": f"# ascend twin (SIMULATED)\nDriver_Install_Path_Param={ASCEND}\n"
+        },
         MARKER: {"text": json.dumps(twin, indent=1)},
     }
     real = Path("/proc/meminfo").read_text()
     (state / "meminfo").write_text(meminfo(profile.memory_gib, real))
     spec.binds = {"/proc/meminfo": str(state / "meminfo")}
     root = hardware.weights_root
-    spec.weights = [{"target": posixpath.join(root, m.weights_dir or m.name),
-                     "lower": str(stand_in_weights)} for m in models_on(catalog, hardware)]
+    spec.weights = [
+        {"target": posixpath.join(root, m.weights_dir or m.name), "lower": str(stand_in_weights)}
+        for m in models_on(catalog, hardware)
+    ]
     return spec

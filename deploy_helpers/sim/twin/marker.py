@@ -25,8 +25,10 @@ def read_twin(environ: dict[str, str] | None = None) -> dict[str, Any] | None:
     try:
         about = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise SuiteError(f"{TWIN_ENV}={path}: not a readable twin description ({exc}); "
-                         "run the suite through `python -m deploy_helpers twin run`") from None
+        raise SuiteError(
+            f"{TWIN_ENV}={path}: not a readable twin description ({exc}); "
+            "run the suite through `python -m deploy_helpers twin run`"
+        ) from None
     if not isinstance(about, dict) or about.get("simulated") is not True:
         raise SuiteError(f"{TWIN_ENV}={path}: not a twin description")
     return about

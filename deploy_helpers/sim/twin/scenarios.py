@@ -22,30 +22,75 @@ class TwinScenario:
     description: str
     profiles: tuple[str, ...]
     npu: dict[int, str] = field(default_factory=dict)  # node index -> npu stand-in scenario
-    bf16_config: bool = False   # leave the weights' config.json in bfloat16 (seed 000 §2.1)
+    bf16_config: bool = False  # leave the weights' config.json in bfloat16 (seed 000 §2.1)
     image_absent: bool = False  # the serving image was never pulled or loaded
-    port_taken: bool = False    # another process already listens on the engine's port
-    stage: str = ""             # the stage that must fail ("" for healthy)
-    cause: str = ""             # text the failure must show
+    port_taken: bool = False  # another process already listens on the engine's port
+    stage: str = ""  # the stage that must fail ("" for healthy)
+    cause: str = ""  # text the failure must show
 
 
-SCENARIOS: dict[str, TwinScenario] = {s.name: s for s in (
-    TwinScenario("healthy", "every node as the guides want it", (DUO, A2)),
-    TwinScenario("wrong-driver", "the NPU driver is 23.0.3, not the recommended 24.1.rc3",
-                 (DUO,), npu={0: "duo-wrong-driver"}, stage="host", cause="npu_driver"),
-    TwinScenario("chip-alarm", "one 310P3 chip reports Health Alarm", (DUO,),
-                 npu={0: "duo-chip-alarm"}, stage="host", cause="npu_health"),
-    TwinScenario("card-missing", "a card's device nodes are missing (/dev/davinci3, hisi_hdc)",
-                 (DUO,), npu={0: "duo-missing-device"}, stage="host", cause="device_nodes"),
-    TwinScenario("nic-down", "node 1's NPU 5 RoCE link is DOWN", (A2,),
-                 npu={1: "a2-link-down"}, stage="host", cause="hccn_link"),
-    TwinScenario("bf16-config", "config.json left in bfloat16 on the 300I Duo", (DUO,),
-                 bf16_config=True, stage="weights", cause="dtype"),
-    TwinScenario("image-absent", "the serving image was never pulled or loaded", (DUO,),
-                 image_absent=True, stage="container", cause="is not on this host"),
-    TwinScenario("port-taken", "another service already listens on port 8000", (DUO,),
-                 port_taken=True, stage="service", cause="Address already in use"),
-)}
+SCENARIOS: dict[str, TwinScenario] = {
+    s.name: s
+    for s in (
+        TwinScenario("healthy", "every node as the guides want it", (DUO, A2)),
+        TwinScenario(
+            "wrong-driver",
+            "the NPU driver is 23.0.3, not the recommended 24.1.rc3",
+            (DUO,),
+            npu={0: "duo-wrong-driver"},
+            stage="host",
+            cause="npu_driver",
+        ),
+        TwinScenario(
+            "chip-alarm",
+            "one 310P3 chip reports Health Alarm",
+            (DUO,),
+            npu={0: "duo-chip-alarm"},
+            stage="host",
+            cause="npu_health",
+        ),
+        TwinScenario(
+            "card-missing",
+            "a card's device nodes are missing (/dev/davinci3, hisi_hdc)",
+            (DUO,),
+            npu={0: "duo-missing-device"},
+            stage="host",
+            cause="device_nodes",
+        ),
+        TwinScenario(
+            "nic-down",
+            "node 1's NPU 5 RoCE link is DOWN",
+            (A2,),
+            npu={1: "a2-link-down"},
+            stage="host",
+            cause="hccn_link",
+        ),
+        TwinScenario(
+            "bf16-config",
+            "config.json left in bfloat16 on the 300I Duo",
+            (DUO,),
+            bf16_config=True,
+            stage="weights",
+            cause="dtype",
+        ),
+        TwinScenario(
+            "image-absent",
+            "the serving image was never pulled or loaded",
+            (DUO,),
+            image_absent=True,
+            stage="container",
+            cause="is not on this host",
+        ),
+        TwinScenario(
+            "port-taken",
+            "another service already listens on port 8000",
+            (DUO,),
+            port_taken=True,
+            stage="service",
+            cause="Address already in use",
+        ),
+    )
+}
 
 
 def scenario(name: str, profile: str) -> TwinScenario:
