@@ -143,7 +143,9 @@ def twin(
         npu = chosen.npu.get(index, TWIN_PROFILES[profile].npu_scenario)
         spec = host_spec(catalog, hardware, npu, state, stand_in_weights, about)
         spec.commands = [prepare_weights]
-        spec.daemons = [{"argv": d.argv, "log": str(d.log), "env": d.env} for d in daemons]
+        spec.daemons = [
+            {"argv": _with_runtime(d.argv, state), "log": str(d.log), "env": d.env} for d in daemons
+        ]
         if chosen.port_taken and index == 0:
             spec.daemons.append(
                 {
@@ -202,6 +204,23 @@ def twin(
         if bed.docker_hosts[0]:
             env["DOCKER_HOST"] = bed.docker_hosts[0]
         yield Twin(profile, chosen.name, bed.addresses, pids[0], env, about)
+
+
+RUNTIME = "twin-runc"
+
+
+def _with_runtime(argv: list[str], state: Path) -> list[str]:
+    """A dockerd argv running containers through runc_caps (the seeds' --privileged needs
+    capabilities this machine may lack); any other daemon's argv unchanged."""
+    if Path(argv[0]).name != "dockerd":
+        return argv
+    runtime = state / RUNTIME
+    runtime.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from deploy_helpers.sim.twin.runc_caps import main\nmain()\n"
+    )
+    runtime.chmod(0o755)
+    return [*argv, "--add-runtime", f"{RUNTIME}={runtime}", "--default-runtime", RUNTIME]
 
 
 def _preloaded_images(
