@@ -196,7 +196,8 @@ def test_every_catalog_entry_plans_per_its_guide(model: str, hardware: str) -> N
             "ASCEND_RT_VISIBLE_DEVICES": ",".join(str(i) for i in range(dep.tensor_parallel)),
         }
         assert plan.container.devices == SEED_000_DEVICES
-        assert plan.container.mounts == SEED_000_MOUNTS
+        # seed 000 mounts no weights: the catalog adds the model folder (read-only)
+        assert plan.container.mounts == [*SEED_000_MOUNTS, f"{plan.weights}:{plan.weights}:ro"]
 
 
 def test_tensor_parallel_per_model_on_300i_duo() -> None:
@@ -252,7 +253,7 @@ def test_qwen25_14b_on_300i_duo_is_seed_000(arch: str) -> None:
         "image": SEED_000_IMAGE.format(arch=arch),
         "name": "qwen",
         "devices": SEED_000_DEVICES,
-        "mounts": SEED_000_MOUNTS,
+        "mounts": [*SEED_000_MOUNTS, f"{weights}:{weights}:ro"],
         "network_mode": "host",
         "ipc_mode": "host",
         "privileged": True,
@@ -424,3 +425,15 @@ def test_bad_input_is_one_line_error(args: list[str], message: str) -> None:
     assert done.returncode == 2
     assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert done.stdout == ""
+
+
+def test_a_container_that_cannot_see_the_weights_is_refused_at_plan_time() -> None:
+    catalog = load_catalog()
+    hardware = catalog.hardware["atlas-300i-duo"]
+    spec = hardware.container
+    seed_only = [m for m in spec.mounts if "{weights}" not in m]  # seed 000's mounts only
+    container = spec.model_copy(update={"mounts": seed_only})
+    catalog.hardware["atlas-300i-duo"] = hardware.model_copy(update={"container": container})
+    target = resolve_target(catalog, "qwen2.5-14b", "atlas-300i-duo")
+    with pytest.raises(SuiteError, match="no container mount holds the weights /home/ckpt/"):
+        Stack.plan(target, RunOptions())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from deploy_helpers.catalog.schema import FlagValue
 from deploy_helpers.catalog.target import Target
@@ -169,6 +169,18 @@ def _format_env(env: dict[str, str], ctx: dict[str, object]) -> dict[str, str]:
     return {k: fill(v, ctx) for k, v in env.items()}
 
 
+def _holds(mount: str, path: str) -> bool:
+    """Whether a host:container[:mode] mount shows the host's `path` at the same path."""
+    host, _, rest = mount.partition(":")
+    inside = PurePosixPath(rest.split(":", 1)[0])
+    wanted = PurePosixPath(path)
+    return (
+        wanted.is_relative_to(host)
+        and wanted.is_relative_to(inside)
+        and wanted.relative_to(host) == wanted.relative_to(inside)
+    )
+
+
 def _container_spec(target: Target, ctx: dict[str, object], arch: str) -> ContainerSpec | None:
     spec = target.hardware.container
     if spec is None:
@@ -182,11 +194,19 @@ def _container_spec(target: Target, ctx: dict[str, object], arch: str) -> Contai
     if spec.device_template:
         count = target.hardware.devices_per_node
         devices = [spec.device_template.format(i=i) for i in range(count)]
+    mounts = [fill(m, ctx) for m in spec.mounts]
+    weights = str(ctx["weights"])
+    if not any(_holds(mount, weights) for mount in mounts):
+        raise SuiteError(
+            f"{target.hardware.name}: no container mount holds the weights {weights}, which "
+            "the serve line reads inside the container: add one to its container.mounts "
+            "(e.g. '{weights}:{weights}:ro')"
+        )
     return ContainerSpec(
         image=spec.image[arch],
         name=target.deployment.container_name or spec.name,
         devices=devices + list(spec.devices),
-        mounts=[fill(m, ctx) for m in spec.mounts],
+        mounts=mounts,
         network_mode=spec.network_mode,
         ipc_mode=spec.ipc_mode,
         privileged=spec.privileged,
