@@ -43,3 +43,13 @@ def test_process_file_of_create_and_exec_command_lines() -> None:
     exec_line = ["--root", "/r", "exec", "--process", "/tmp/p.json", "--detach", "id"]
     assert process_file(exec_line) == (Path("/tmp/p.json"), False)
     assert process_file(["--root", "/r", "delete", "id"]) is None
+
+
+def test_the_engine_shims_read_avx512_from_cpuinfo(tmp_path: Path) -> None:
+    from deploy_helpers.sim.engines.ascend_twin import has_avx512
+
+    avx512, avx2 = tmp_path / "avx512", tmp_path / "avx2"
+    avx512.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw\n")
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512_bf16_absent\n")
+    assert has_avx512(str(avx512)) and not has_avx512(str(avx2))
+    assert not has_avx512(str(tmp_path / "absent")), "unreadable: the safe (float32) side"

@@ -20,7 +20,7 @@ repo=$(cd "$here/../../.." && pwd)
 venv=$(cd "${1:-$repo/.venv}" && pwd)
 python=$venv/bin/python
 engines=$repo/deploy_helpers/sim/engines
-engine_tag=llm-acceptance/ascend-twin-engine:bookworm
+engine_repo=llm-acceptance/ascend-twin-engine
 label=llm-acceptance.recipe
 
 read -r runtime_tag mindspore_tag ascend_tag tarball < <(PYTHONPATH=$repo "$python" - <<'PY'
@@ -53,6 +53,9 @@ runtime_recipe=$(recipe_of "$runtime_tag")
 packages=$(find "$venv/lib/$pyver/site-packages" -maxdepth 1 -name '*.dist-info' -printf '%f\n' | sort)
 engine_recipe=$( { cat "$0" "$here/engine.Dockerfile"
   printf '%s\n' "$runtime_recipe" "$python_home" "$venv" "$packages"; } | sha256sum | cut -c1-16)
+# tagged by its recipe: a checkout elsewhere (CI's clean clone has its own venv path) keeps
+# its own engine base instead of rebuilding this one's on every switch
+engine_tag=$engine_repo:$engine_recipe
 
 build_engine() {
   # The base's own site-packages is not on the venv's path (pyvenv.cfg:

@@ -184,7 +184,7 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
     if dtype != str(config.get("torch_dtype") or config.get("dtype")):
         twin(
             f"dtype: the 310P engine serves torch.{dtype}; the CPU engine serves the "
-            "checkpoint's own dtype (--dtype as given)"
+            "checkpoint's own dtype (--dtype as given), or float32 on a CPU without AVX-512"
         )
     return ascend_twin.exec_cpu_engine(argv[1:], cpu.tail, {**env, **cpu.env}, environ, args)
 
