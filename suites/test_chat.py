@@ -100,7 +100,7 @@ def test_stop_string_ends_chat(client: openai.OpenAI, service: Endpoint, target:
 
 
 @pytest.mark.per_target(
-    "golden", lambda s: [g for g in s.target.model.golden_prompts if g.kind == "chat"]
+    "golden", lambda s: [g for g in s.expected.model.golden_prompts if g.kind == "chat"]
 )
 def test_golden_chat(client: openai.OpenAI, service: Endpoint, target: Target, golden) -> None:
     response = chat(

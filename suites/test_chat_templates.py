@@ -51,7 +51,7 @@ class Switch:
 
 def settings(stack: Stack) -> list[Switch]:
     """On, off and default for a thinking model; the template's default otherwise."""
-    thinking = stack.target.model.chat.thinking
+    thinking = stack.expected.model.chat.thinking
     if thinking is None:
         return [Switch(None, None)]
     return [Switch(thinking.kwarg, v) for v in (True, False, None)]
@@ -67,7 +67,7 @@ KNOWN_SWITCHES = ("enable_thinking", "thinking")  # Qwen3's and DeepSeek-V3.1's
 
 def undeclared_switches(stack: Stack) -> list[str]:
     """Known thinking-switch names the catalog does not declare for the model."""
-    thinking = stack.target.model.chat.thinking
+    thinking = stack.expected.model.chat.thinking
     return [k for k in KNOWN_SWITCHES if thinking is None or k != thinking.kwarg]
 
 

@@ -106,7 +106,7 @@ def test_stop_string_ends_completion(client: openai.OpenAI, service: Endpoint) -
 
 
 @pytest.mark.per_target(
-    "golden", lambda s: [g for g in s.target.model.golden_prompts if g.kind == "completion"]
+    "golden", lambda s: [g for g in s.expected.model.golden_prompts if g.kind == "completion"]
 )
 def test_golden_completion(client: openai.OpenAI, service: Endpoint, golden) -> None:
     text = completion(client, service, prompt=golden.prompt, max_tokens=golden.max_tokens)

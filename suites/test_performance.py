@@ -35,8 +35,8 @@ pytestmark = pytest.mark.perf
 
 
 def perf_shapes(stack: Stack) -> list[PerfFloor]:
-    """The target's benchmark shapes from the catalog."""
-    return list(stack.target.deployment.perf)
+    """The benchmark shapes of the served model's deployment (on a twin, the stand-in's)."""
+    return list(stack.expected.deployment.perf)
 
 
 def measure(service: Endpoint, shape: PerfFloor, running) -> tuple[dict, LoadReport]:
@@ -60,6 +60,11 @@ def measure(service: Endpoint, shape: PerfFloor, running) -> tuple[dict, LoadRep
     return result, load.report
 
 
+def _shown(value: float | None) -> str:
+    """A figure to one decimal, or 'none' when no request measured it."""
+    return "none" if value is None else f"{value:.1f}"
+
+
 @pytest.mark.per_target("shape", perf_shapes)
 def test_performance_floor(
     stack: Stack,
@@ -78,8 +83,8 @@ def test_performance_floor(
     path = perf.write_result(run_dir, result, shape.name, stack.id)
     key = perf.key({"target": stack.id, "name": shape.name, "concurrency": shape.concurrency})
     summary = (
-        f"{key}: {result['output_throughput']:.1f} output tok/s, TTFT p99 "
-        f"{result['ttft_ms']['p99']:.1f} ms, TPOT p99 {result['tpot_ms']['p99']:.1f} ms "
+        f"{key}: {_shown(result['output_throughput'])} output tok/s, TTFT p99 "
+        f"{_shown(result['ttft_ms']['p99'])} ms, TPOT p99 {_shown(result['tpot_ms']['p99'])} ms "
         f"(result: {path.name})"
     )
     judged = not stack.options.endpoint and not stack.launcher.remote
