@@ -512,3 +512,26 @@ request = urllib.request.Request("http://127.0.0.1:8000/v1/completions",
                                  json.dumps(body).encode(), {"Content-Type": "application/json"})
 print(json.load(urllib.request.urlopen(request, timeout=60))["choices"][0]["text"])
 """
+
+
+def test_the_twins_description_sets_model_type_and_the_stand_ins_parsers(
+    shims, seed_003, tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(STAND_IN))
+    described = {
+        "model_type": "deepseek_v3",
+        "tool_call_parser": "hermes",
+        "reasoning_parser": None,
+    }
+    (tmp_path / "ascend_twin.json").write_text(json.dumps(described))
+    node = seed_003["torchair"][0]  # deepseek_v31 tool parser, deepseek_v3 reasoning parser
+    run = dry_run(shims["vllm_ascend"], with_weights(node, tmp_path), node["env"], capsys)
+    assert run.code == 0, run.err
+    assert "model type deepseek_v3 (ascend_twin.json) stands in" in run.out
+    assert "--tool-call-parser deepseek_v31 folded to hermes" in run.out
+    assert "--reasoning-parser deepseek_v3 dropped" in run.out
+    argv = json.loads(run.out.split("CPU engine argv: ", 1)[1].splitlines()[0])
+    assert (
+        "--reasoning-parser" not in argv
+        and argv[-argv[::-1].index("--tool-call-parser") :][0] == "hermes"
+    )

@@ -50,6 +50,7 @@ class CpuEngine:
 
     tail: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    drop: list[str] = field(default_factory=list)  # flags taken out of the user's line
 
 
 def log(level: str, where: str, message: str, prefix: str = "") -> None:
@@ -117,6 +118,34 @@ def checkpoint_config(model: str) -> dict:
         return json.load(handle)
 
 
+STAND_IN_FILE = "ascend_twin.json"  # written by deploy_helpers/sim/twin/weights.py
+
+
+def stand_in(model: str) -> dict:
+    """What the twin says of the served checkpoint (the model it stands in for, the stand-in's
+    own parsers), or {} outside a twin."""
+    path = os.path.join(model, STAND_IN_FILE)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def without(argv: list[str], flags: list[str]) -> list[str]:
+    """`argv` without each of `flags` and its value (`--flag V` or `--flag=V`)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in flags:
+            skip = "=" not in arg
+            continue
+        out.append(arg)
+    return out
+
+
 def config_value(config: dict, key: str) -> object:
     """`key` of config.json, or of its `text_config` (multimodal checkpoints nest it there)."""
     if key in config:
@@ -159,6 +188,25 @@ def fold_for_cpu(
         twin(
             f"graph mode simulated: {mode}, in the log lines above only; the CPU engine "
             "runs --enforce-eager (fast start-up; vLLM 0.32 CPU's compiled mode gives garbage)"
+        )
+    described = stand_in(args.model)
+    parser = described.get("tool_call_parser")
+    if args.tool_call_parser and parser and args.tool_call_parser != parser:
+        cpu.tail += ["--tool-call-parser", parser]
+        twin(
+            f"--tool-call-parser {args.tool_call_parser} folded to {parser}, the served "
+            f"stand-in's own: its tokenizer has none of {args.tool_call_parser}'s tokens"
+        )
+    reasoning = described.get("reasoning_parser") or ""
+    if described and args.reasoning_parser and args.reasoning_parser != reasoning:
+        if reasoning:
+            cpu.tail += ["--reasoning-parser", reasoning]
+        else:
+            cpu.drop.append("--reasoning-parser")
+        twin(
+            f"--reasoning-parser {args.reasoning_parser} "
+            + (f"folded to {reasoning}" if reasoning else "dropped")
+            + ": the served stand-in does not think in its format"
         )
     max_positions = config_value(config, "max_position_embeddings")
     if (

@@ -100,17 +100,19 @@ def ascend_config(additional: dict) -> tuple[bool, bool]:
     return bool(enabled), bool(scheduler)
 
 
-def model_type(config: dict, environ: Mapping[str, str]) -> tuple[str, bool]:
+def model_type(config: dict, environ: Mapping[str, str], model: str) -> tuple[str, bool]:
     """(model type vllm-ascend's checks see, whether vLLM runs it with MLA).
 
-    The twin serves a small stand-in checkpoint; ASCEND_TWIN_MODEL_TYPE names the model type
-    of the checkpoint it stands in for (a real DeepSeek-V3.1 config has kv_lora_rank).
+    The twin serves a small stand-in checkpoint; ASCEND_TWIN_MODEL_TYPE, else the twin's
+    ascend_twin.json beside it, names the model type of the checkpoint it stands in for (a
+    real DeepSeek-V3.1 config has kv_lora_rank).
     """
     served = str(config.get("model_type", ""))
-    stand_in = environ.get(MODEL_TYPE_ENV)
+    source = MODEL_TYPE_ENV if environ.get(MODEL_TYPE_ENV) else ascend_twin.STAND_IN_FILE
+    stand_in = environ.get(MODEL_TYPE_ENV) or ascend_twin.stand_in(model).get("model_type")
     if stand_in:
         twin(
-            f"model type {stand_in} ({MODEL_TYPE_ENV}) stands in for the served checkpoint's "
+            f"model type {stand_in} ({source}) stands in for the served checkpoint's "
             f"{served or 'unknown'} in vllm-ascend's model checks"
         )
         return stand_in, stand_in in MLA_MODEL_TYPES
@@ -192,7 +194,7 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
         log("INFO", "__init__.py:381", "Cudagraph is disabled under eager mode")
     try:
         torchair, scheduler = ascend_config(additional)
-        mtype, mla = model_type(config, environ)
+        mtype, mla = model_type(config, environ, args.model)
         platform_lines(args, torchair, mtype, mla)
     except EngineError as error:
         return ascend_twin.report(error)
@@ -220,7 +222,8 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
     else:
         mode = "ACL Graph, PIECEWISE (the default)"
     cpu = ascend_twin.fold_for_cpu(args, serve, config, environ, mode)
-    return ascend_twin.exec_cpu_engine(argv[1:], tail + cpu.tail, cpu.env, environ, args)
+    line = ascend_twin.without(argv[1:], cpu.drop)
+    return ascend_twin.exec_cpu_engine(line, tail + cpu.tail, cpu.env, environ, args)
 
 
 if __name__ == "__main__":

@@ -186,7 +186,8 @@ def main(argv: list[str], environ: Mapping[str, str]) -> int:
             f"dtype: the 310P engine serves torch.{dtype}; the CPU engine serves the "
             "checkpoint's own dtype (--dtype as given), or float32 on a CPU without AVX-512"
         )
-    return ascend_twin.exec_cpu_engine(argv[1:], cpu.tail, {**env, **cpu.env}, environ, args)
+    line = ascend_twin.without(argv[1:], cpu.drop)
+    return ascend_twin.exec_cpu_engine(line, cpu.tail, {**env, **cpu.env}, environ, args)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ from deploy_helpers.sim.testbed import Daemon, testbed
 from deploy_helpers.sim.twin.layout import MARKER, TWIN_PROFILES, host_spec, models_on
 from deploy_helpers.sim.twin.marker import TWIN_ENV
 from deploy_helpers.sim.twin.scenarios import TwinScenario, scenario
-
-STAND_IN = ("smollm2-135m", "cpu")  # the model the twin serves for every catalog model
+from deploy_helpers.sim.twin.weights import STAND_IN
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,7 @@ def _weights_command(catalog: Catalog, hardware: Hardware, chosen: TwinScenario)
     actions = []
     for model in models_on(catalog, hardware):
         root = weights_path(resolve_target(catalog, model.name, hardware.name))
+        actions.append(f"{root}:describe={model.name}")
         if model.quantization == "w8a8":
             actions.append(f"{root}:w8a8")
         if hardware.dtypes == ["float16"] and not chosen.bf16_config:
