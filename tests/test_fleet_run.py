@@ -220,7 +220,7 @@ def test_max_fail_percentage_stops_the_run_early(fleet_catalog, tmp_path: Path) 
         "preflight failed",
         "suite version mismatch",
     )
-    assert "refused its input: --weights-root" in units["noweights"]["reasons"][0]
+    assert "refused its input: ERROR: --weights-root" in units["noweights"]["reasons"][0]
     assert "does not exist" in units["noweights"]["reasons"][0]
     assert "0.0.9" in units["oldsuite"]["reasons"][0]
     for name in ("ok", "pair"):  # their preflight passed; the run stopped before serving

@@ -427,7 +427,7 @@ def test_bad_input_is_one_line_error(args: list[str], message: str) -> None:
     assert done.stdout == ""
 
 
-def test_a_container_that_cannot_see_the_weights_is_refused_at_plan_time() -> None:
+def test_a_container_that_cannot_see_the_weights_is_refused_by_the_container_stage() -> None:
     catalog = load_catalog()
     hardware = catalog.hardware["atlas-300i-duo"]
     spec = hardware.container
@@ -435,5 +435,6 @@ def test_a_container_that_cannot_see_the_weights_is_refused_at_plan_time() -> No
     container = spec.model_copy(update={"mounts": seed_only})
     catalog.hardware["atlas-300i-duo"] = hardware.model_copy(update={"container": container})
     target = resolve_target(catalog, "qwen2.5-14b", "atlas-300i-duo")
+    stack = Stack.plan(target, RunOptions())  # host and weights stages still plan and run
     with pytest.raises(SuiteError, match="no container mount holds the weights /home/ckpt/"):
-        Stack.plan(target, RunOptions())
+        stack.launcher.prepare(stack)

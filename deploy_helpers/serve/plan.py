@@ -169,6 +169,16 @@ def _format_env(env: dict[str, str], ctx: dict[str, object]) -> dict[str, str]:
     return {k: fill(v, ctx) for k, v in env.items()}
 
 
+def check_weights_mounted(plan: NodePlan, profile: str) -> None:
+    """Refuse a container that no mount lets see the weights its serve line reads."""
+    if plan.container and not any(_holds(m, plan.weights) for m in plan.container.mounts):
+        raise SuiteError(
+            f"{profile}: no container mount holds the weights {plan.weights}, which the "
+            "serve line reads inside the container: add one to its container.mounts "
+            "(e.g. '{weights}:{weights}:ro'), or keep the weights under a mounted folder"
+        )
+
+
 def _holds(mount: str, path: str) -> bool:
     """Whether a host:container[:mode] mount shows the host's `path` at the same path."""
     host, _, rest = mount.partition(":")
@@ -195,13 +205,6 @@ def _container_spec(target: Target, ctx: dict[str, object], arch: str) -> Contai
         count = target.hardware.devices_per_node
         devices = [spec.device_template.format(i=i) for i in range(count)]
     mounts = [fill(m, ctx) for m in spec.mounts]
-    weights = str(ctx["weights"])
-    if not any(_holds(mount, weights) for mount in mounts):
-        raise SuiteError(
-            f"{target.hardware.name}: no container mount holds the weights {weights}, which "
-            "the serve line reads inside the container: add one to its container.mounts "
-            "(e.g. '{weights}:{weights}:ro')"
-        )
     return ContainerSpec(
         image=spec.image[arch],
         name=target.deployment.container_name or spec.name,

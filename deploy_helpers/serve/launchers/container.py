@@ -17,6 +17,7 @@ from deploy_helpers.serve.launchers.base import (
     record_bring_up,
     serve_env,
 )
+from deploy_helpers.serve.plan import check_weights_mounted
 from deploy_helpers.serve.readiness import wait_until_ready
 from deploy_helpers.signals import sigterm_raises_interrupt
 
@@ -46,6 +47,7 @@ class ContainerLauncher(Launcher):
 
     def prepare(self, stack: Stack) -> LocalImage:
         """The Docker engine answers and the image is here (loaded from the tarball if not)."""
+        check_weights_mounted(stack.head, stack.target.hardware.name)
         spec, profile = stack.head.container, stack.target.hardware
         tarball = profile.container.image_tarball if profile.container else None
         return LocalImage(stack.id, containers.prepare(spec.image, tarball, profile.name))

@@ -16,7 +16,7 @@ from deploy_helpers.report.facts import Fact
 from deploy_helpers.serve import containers, remote
 from deploy_helpers.serve.cluster import node_label, start_nodes
 from deploy_helpers.serve.launchers.base import Launcher, Service
-from deploy_helpers.serve.plan import NodePlan
+from deploy_helpers.serve.plan import NodePlan, check_weights_mounted
 
 if TYPE_CHECKING:
     from deploy_helpers.serve.stack import Stack
@@ -44,6 +44,7 @@ class SshContainerLauncher(Launcher):
 
     def prepare(self, stack: Stack) -> NodeImages:
         """Every node has the image (or loads the tarball) and no container of its name."""
+        check_weights_mounted(stack.head, stack.target.hardware.name)
         tarball = containers.resolve_tarball(stack.target.hardware.container.image_tarball)
         ids = {node_label(p): remote.prepare_image(p, tarball) for p in stack.nodes}
         return NodeImages(stack.id, stack.head.container.image, ids)
