@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 
 
@@ -37,3 +38,19 @@ def install_sigterm_as_interrupt() -> None:
     """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+
+
+def wait_passing_interrupt(child: subprocess.Popen) -> int:
+    """Wait for `child`; on Ctrl-C pass SIGINT on and give it 120 s to tear down what it
+    started (then kill it) before re-raising, so the hosts it runs on outlive its teardown."""
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        with suppress(ProcessLookupError):
+            child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
-from contextlib import suppress
 
 from deploy_helpers.errors import SuiteError
 from deploy_helpers.serve.remote import SSH_CONFIG_ENV
+from deploy_helpers.signals import wait_passing_interrupt
 from deploy_helpers.sim.testbed import NIC, testbed
 
 
@@ -68,15 +67,4 @@ def run_command(args: argparse.Namespace) -> int:
             flush=True,
         )
         child = subprocess.Popen(command, env={**os.environ, SSH_CONFIG_ENV: str(bed.ssh_config)})
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            # let the command tear down what it started before the hosts go away
-            with suppress(ProcessLookupError):
-                child.send_signal(signal.SIGINT)
-            try:
-                child.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-            raise
+        return wait_passing_interrupt(child)

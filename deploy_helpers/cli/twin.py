@@ -7,12 +7,10 @@ run it); `twin scenarios` lists the scenario switches.
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
 import sys
-from contextlib import suppress
 
 from deploy_helpers.errors import SuiteError
+from deploy_helpers.signals import wait_passing_interrupt
 from deploy_helpers.sim.twin.hosts import run_on_head, twin
 from deploy_helpers.sim.twin.layout import TWIN_PROFILES
 from deploy_helpers.sim.twin.scenarios import SCENARIOS
@@ -62,15 +60,4 @@ def run_command(args: argparse.Namespace) -> int:
             flush=True,
         )
         child = run_on_head(hosts, command)
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            # let the command tear down what it started before the hosts go away
-            with suppress(ProcessLookupError):
-                child.send_signal(signal.SIGINT)
-            try:
-                child.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-            raise
+        return wait_passing_interrupt(child)
