@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +16,18 @@ import pytest
 from deploy_helpers.serve.process import free_port, running_process
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the suite runs these tests start, however the tests were started.
+
+    A non-interactive shell starts a background job with SIGINT ignored (POSIX), children
+    inherit that, and Python then never raises KeyboardInterrupt: the tests that press
+    Ctrl-C on a running suite would see it ignored. A handler, unlike SIG_IGN, is not
+    inherited across exec: the suites start with SIGINT at its default.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass
