@@ -23,6 +23,8 @@ SUITES = (
     "test_access",
     "test_seed_policy",
     "test_performance",
+    "test_accuracy",
+    "test_bfcl",
 )
 TWIN_ONLY = (
     "/usr/local/Ascend",

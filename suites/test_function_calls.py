@@ -10,6 +10,7 @@ do is declared in its catalog entry as a strict expected failure, with the reaso
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +184,16 @@ def test_tool_call_pass_rate(
     )
     failures = []
     cases = load_cases(DATA, category)
-    for case in cases:
-        calls, _, _ = answer(client, tool_request(target, service, case, tool_choice="auto"), False)
+    with ThreadPoolExecutor(len(cases)) as pool:  # asked at once, as concurrent clients would
+        answers = list(
+            pool.map(
+                lambda case: answer(
+                    client, tool_request(target, service, case, tool_choice="auto"), False
+                ),
+                cases,
+            )
+        )
+    for case, (calls, _, _) in zip(cases, answers, strict=True):
         problems = call_problems(case, calls, TOOLS)
         if problems:
             failures.append(f"  {case.id}: " + "; ".join(problems))

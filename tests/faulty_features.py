@@ -250,18 +250,34 @@ def _capitals() -> dict[str, str]:
 
 
 TASK_QUESTION = re.compile(r"capital of ([^?\n]+)\?\nA:\s*$")  # the capitals task's prompt end
+CHAT_QUESTION = re.compile(r"What is the capital of ([^?\n]+)\?")  # capitals_chat's user turn
+
+
+def _capital(country: str, defect: str | None, eager: bool) -> list[str] | None:
+    """The capital of `country` as word pieces (None: not a task country), with the defects."""
+    countries = list(_capitals())
+    if country not in countries:
+        return None
+    if defect == "wrong_capitals" or (defect == "graph_wrong_capitals" and not eager):
+        country = countries[(countries.index(country) + 1) % len(countries)]
+    return re.findall(r"\s*\S+", " " + _capitals()[country])
 
 
 def capital_pieces(prompt: str, defect: str | None, eager: bool) -> list[str] | None:
     """The answer to a capitals-task prompt (None for other prompts), with the defects."""
     asked = TASK_QUESTION.search(prompt)
-    if asked is None or asked.group(1) not in _capitals():
+    return _capital(asked.group(1), defect, eager) if asked else None
+
+
+def chat_capital_pieces(
+    messages: list[dict[str, Any]], defect: str | None, eager: bool
+) -> list[str] | None:
+    """The answer to a capitals_chat request: its few-shot turns before the question (a
+    lone "What is the capital of France?" is the golden prompt, answered as a model would)."""
+    if not any(m["role"] == "assistant" for m in messages):
         return None
-    countries = list(_capitals())
-    country = asked.group(1)
-    if defect == "wrong_capitals" or (defect == "graph_wrong_capitals" and not eager):
-        country = countries[(countries.index(country) + 1) % len(countries)]
-    return re.findall(r"\s*\S+", " " + _capitals()[country])
+    asked = CHAT_QUESTION.fullmatch(str(messages[-1].get("content", "")).strip())
+    return _capital(asked.group(1), defect, eager) if asked else None
 
 
 def _offered(names: list[str]) -> tuple[str, ...]:

@@ -403,6 +403,8 @@ def _chat_turn(body: dict[str, Any], prompt: str) -> tuple[list[str], list[str],
         if tools
         else []
     )
+    if not tools and (city := ff.chat_capital_pieces(messages, active, CONFIG["eager"])):
+        return [], city, [], "stop"
     if calls:
         forced = isinstance(body.get("tool_choice"), dict)
         finish = "stop" if forced or defect("finish_stop_on_tool_call") else "tool_calls"

@@ -87,7 +87,18 @@ FAULTY_MODEL = {
                     "baseline": 1.0,
                     "threshold_points": 10,
                     "source": "tests/faulty_server.py knows them",
-                }
+                },
+                {
+                    "task": "capitals_chat",
+                    "metric": "exact_match,city",
+                    "api": "chat",
+                    "samples": 8,
+                    "max_gen_toks": 16,
+                    "concurrency": 4,
+                    "baseline": 1.0,
+                    "threshold_points": 10,
+                    "source": "tests/faulty_server.py knows them",
+                },
             ],
             "bfcl": {
                 "samples_per_category": 4,
@@ -305,8 +316,8 @@ GUARDS: dict[str, tuple[str, str]] = {
         "accuracy_meets_baseline",
         "is below its floor 0.90 (baseline 1.00 - 10 points",
     ),
-    "completions_without_choices": (
-        "accuracy_meets_baseline",
+    "completions_without_choices": (  # /v1/completions only: capitals_chat asks in chat
+        "accuracy_meets_baseline and not capitals_chat",
         "capitals could not be scored: lm-eval raised KeyError",
     ),
     "bfcl_wrong_args": (

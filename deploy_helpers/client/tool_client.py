@@ -17,7 +17,9 @@ from deploy_helpers.client.endpoint import thinking_switch
 from deploy_helpers.client.streaming import collect_chat_stream
 from deploy_helpers.client.tool_calls import Call
 
-MAX_TOKENS = 256
+# The longest answer the cases are due (two calls in one turn, hermes or DeepSeek form) is
+# under 70 tokens; a prose answer where a call is due is judged by its start.
+MAX_TOKENS = 128
 
 
 def tool_request(
