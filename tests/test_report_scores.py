@@ -45,6 +45,8 @@ def test_scores_reach_summary_and_page(runs) -> None:
     assert set(found) == {
         "accuracy_capitals_compiled",
         "accuracy_capitals_eager",
+        "accuracy_capitals_chat_compiled",
+        "accuracy_capitals_chat_eager",
         "bfcl_pass_rate_simple_python",
         "bfcl_pass_rate_irrelevance",
     }
@@ -70,11 +72,16 @@ def test_wrong_answers_fail_accuracy_in_every_mode(runs) -> None:
     assert set(failed) == {
         "test_accuracy_meets_baseline[fake-a@cpu-compiled-capitals]",
         "test_accuracy_meets_baseline[fake-a@cpu-eager-capitals]",
+        "test_accuracy_meets_baseline[fake-a@cpu-compiled-capitals_chat]",
+        "test_accuracy_meets_baseline[fake-a@cpu-eager-capitals_chat]",
     }
-    assert all(
-        "capitals exact_match,strict-match 0.00 (n=40" in m and "is below its floor 0.35" in m
-        for m in failed.values()
-    ), failed
+    below = {
+        "capitals": ("capitals exact_match,strict-match 0.00 (n=40", "is below its floor 0.35"),
+        "capitals_chat": ("capitals_chat exact_match,city 0.00 (n=40", "is below its floor 0.17"),
+    }
+    for name, message in failed.items():
+        task = name.rsplit("-", 1)[-1].removesuffix("]")
+        assert all(part in message for part in below[task]), (name, message)
 
 
 def test_diff_lists_the_scores_that_moved(runs) -> None:
@@ -98,8 +105,10 @@ def test_diff_lists_the_scores_that_moved(runs) -> None:
     moved = {
         m["score"]: (m["change"], m["change_points"]) for m in json.loads(done.stdout)["scores"]
     }
-    metric = "exact_match,strict-match"
+    metric, chat = "exact_match,strict-match", "exact_match,city"
     assert moved == {
         f"fake-a@cpu capitals (compiled) {metric}": ("regressed", -100.0),
         f"fake-a@cpu capitals (eager) {metric}": ("regressed", -100.0),
+        f"fake-a@cpu capitals_chat (compiled) {chat}": ("regressed", -100.0),
+        f"fake-a@cpu capitals_chat (eager) {chat}": ("regressed", -100.0),
     }

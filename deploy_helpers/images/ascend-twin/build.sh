@@ -38,7 +38,7 @@ PY
 )
 read -r python_home pyver < <("$python" -c \
   'import sys; print(sys.base_prefix, "python%d.%d" % sys.version_info[:2])')
-tarball=$repo/$tarball
+case $tarball in /*) ;; *) tarball=$repo/$tarball ;; esac  # relative: to the repo
 
 recipe_of() { docker image inspect -f "{{ index .Config.Labels \"$label\" }}" "$1" 2>/dev/null || true; }
 image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
@@ -124,6 +124,7 @@ if [ -f "$tarball" ] && [ "$(stat -c %Y "$tarball")" -ge "$created" ]; then
   echo "$tarball is up to date: skipping docker save"
 else
   t0=$(date +%s)
+  mkdir -p "$(dirname "$tarball")"
   docker save -o "$tarball.part" "$ascend_tag"
   mv "$tarball.part" "$tarball"
   echo "saved $ascend_tag to $tarball in $(( $(date +%s) - t0 )) s, $(( $(stat -c %s "$tarball") / 1000000 )) MB"
