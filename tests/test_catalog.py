@@ -331,24 +331,30 @@ def test_list_models_shows_all_entries() -> None:
 
 def test_collect_only_works_for_every_model_and_profile() -> None:
     catalog = load_catalog()
+    # one collection for every model on its first profile, one per further profile
+    runs: dict[str | None, list[str]] = {None: list(catalog.models)}
     for model in catalog.models.values():
-        for dep in model.deployments:
-            done = run(
-                sys.executable,
-                "-m",
-                "pytest",
-                "suites/",
-                "--collect-only",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--model",
-                model.name,
-                "--hardware",
-                dep.hardware,
-            )
-            assert done.returncode == 0, f"{model.name}@{dep.hardware}: {done.stderr}"
-            assert f"[{model.name}@{dep.hardware}" in done.stdout
+        for dep in model.deployments[1:]:
+            runs.setdefault(dep.hardware, []).append(model.name)
+    for hardware, models in runs.items():
+        done = run(
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *(a for m in models for a in ("--model", m)),
+            *(("--hardware", hardware) if hardware else ()),
+        )
+        where = hardware or "their first profiles"
+        assert done.returncode == 0, f"{models} on {where}: {done.stderr}"
+        for name in models:
+            model = catalog.models[name]
+            shown = hardware or model.deployments[0].hardware
+            assert f"[{name}@{shown}" in done.stdout, f"{name}@{shown} collected no test"
 
 
 @pytest.mark.parametrize(

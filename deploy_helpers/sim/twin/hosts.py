@@ -34,7 +34,7 @@ from deploy_helpers.sim.testbed import Daemon, testbed
 from deploy_helpers.sim.twin.layout import MARKER, TWIN_PROFILES, host_spec, models_on
 from deploy_helpers.sim.twin.marker import TWIN_ENV
 from deploy_helpers.sim.twin.scenarios import TwinScenario, scenario
-from deploy_helpers.sim.twin.weights import STAND_IN
+from deploy_helpers.sim.twin.weights import STAND_IN_BY_NODES
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def twin(
         raise SuiteError(f"no twin of '{profile}' (twins: {', '.join(TWIN_PROFILES)})")
     hardware = catalog.hardware[profile]
     chosen = scenario(scenario_name, profile)
-    stand_in = resolve_target(catalog, *STAND_IN)
+    stand_in = resolve_target(catalog, *STAND_IN_BY_NODES[hardware.nodes])
     stand_in_weights = Path(weights_path(stand_in))
     if not stand_in_weights.is_dir():
         raise SuiteError(

@@ -22,6 +22,9 @@ from deploy_helpers.weights import config, manifest
 
 W8A8_DESCRIPTION = {"model_quant_type": "W8A8"}
 STAND_IN = ("smollm2-135m", "cpu")  # the model the twin serves for every catalog model
+# the stand-in's deployment of the same shape, by the profile's node count: its perf floors
+# are measured for that shape (two engines on this machine's cores for a pair)
+STAND_IN_BY_NODES = {1: STAND_IN, 2: (STAND_IN[0], "cpu-two-node-container")}
 STAND_IN_FILE = "ascend_twin.json"  # read by deploy_helpers/sim/engines/ascend_twin.py
 # config.json model_type of each architecture the catalog names (transformers' configs)
 MODEL_TYPES = {
