@@ -29,6 +29,21 @@ def run(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
+def collect(*args: str, suites: str = "suites/") -> subprocess.CompletedProcess:
+    """`pytest SUITES --collect-only -q ARGS` from the repo root."""
+    return run(
+        sys.executable,
+        "-m",
+        "pytest",
+        suites,
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    )
+
+
 @pytest.fixture
 def catalog_copy(tmp_path: Path) -> Path:
     """A writable copy of the shipped catalog."""
@@ -78,15 +93,7 @@ def test_a_new_model_is_one_yaml_file(catalog_copy: Path) -> None:
     (deployment,) = model.deployments
     assert deployment.robustness["storm_streams"] == 200 and deployment.perf
     assert [i.check for i in deployment.known_issues] == ["test_seed_*"]
-    done = run(
-        sys.executable,
-        "-m",
-        "pytest",
-        "suites/",
-        "--collect-only",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+    done = collect(
         "--catalog",
         str(catalog_copy),
         "--model",
@@ -337,15 +344,7 @@ def test_collect_only_works_for_every_model_and_profile() -> None:
         for dep in model.deployments[1:]:
             runs.setdefault(dep.hardware, []).append(model.name)
     for hardware, models in runs.items():
-        done = run(
-            sys.executable,
-            "-m",
-            "pytest",
-            "suites/",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
+        done = collect(
             *(a for m in models for a in ("--model", m)),
             *(("--hardware", hardware) if hardware else ()),
         )
@@ -364,15 +363,7 @@ def test_collect_only_works_for_every_model_and_profile() -> None:
 def test_collect_only_shows_switch_name_and_torchair_for_deepseek_only(
     model: str, switch: str, torchair: bool
 ) -> None:
-    done = run(
-        sys.executable,
-        "-m",
-        "pytest",
-        "suites/",
-        "--collect-only",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+    done = collect(
         "--model",
         model,
     )
@@ -409,17 +400,7 @@ def test_catalog_cli_error_is_one_line(catalog_copy: Path) -> None:
 
 
 def _collected(*args: str) -> list[str]:
-    done = run(
-        sys.executable,
-        "-m",
-        "pytest",
-        "suites/test_completions.py",
-        "-p",
-        "no:cacheprovider",
-        "--collect-only",
-        "-q",
-        *args,
-    )
+    done = collect(*args, suites="suites/test_completions.py")
     assert done.returncode == 0, done.stdout + done.stderr
     return [line for line in done.stdout.splitlines() if "::" in line]
 
